@@ -1,0 +1,7 @@
+"""gifti reader (being written)."""
+
+from napari_nora.readers.registry import NoraReadError
+
+
+def read(path) -> list:
+    raise NoraReadError(f"{path}: the gifti reader is not available yet")

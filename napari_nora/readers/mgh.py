@@ -1,0 +1,7 @@
+"""mgh reader (being written)."""
+
+from napari_nora.readers.registry import NoraReadError
+
+
+def read(path) -> list:
+    raise NoraReadError(f"{path}: the mgh reader is not available yet")

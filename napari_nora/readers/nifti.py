@@ -1,0 +1,121 @@
+"""NIfTI-1/2 (``.nii``, ``.nii.gz``, ``.hdr/.img``), with nibabel for the header.
+
+* geometry: sform when its code is set (>0), else qform, as nibabel's ``get_best_affine``;
+* 3D ``.nii.gz`` decompress straight into the final array (:mod:`fastgz`); ``.nii`` is
+  memory-mapped; 4D series load one volume at a time (time slider);
+* scaling applied as float32 only when slope/intercept are not identity;
+* RGB24/RGBA32 as RGB images; integer images with a label table beside them (or the NIfTI
+  label intent) as Labels layers with names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import nibabel as nib
+
+from napari_nora.readers import fastgz, labeltable
+from napari_nora.readers.layers import layer_name, volume_layer
+from napari_nora.readers.registry import NoraReadError
+
+INTENT_LABEL = 1002
+
+
+def best_affine(header) -> np.ndarray:
+    """vox2ras from sform (code > 0), else qform (code > 0), else the scaled base affine."""
+    sform, scode = header.get_sform(coded=True)
+    if sform is not None and scode > 0:
+        return sform
+    qform, qcode = header.get_qform(coded=True)
+    if qform is not None and qcode > 0:
+        return qform
+    return header.get_base_affine()
+
+
+def _scaling(img):
+    slope, inter = img.dataobj.slope, img.dataobj.inter
+    return float(slope), float(inter)
+
+
+def _apply_scaling(arr, slope, inter):
+    if slope == 1.0 and inter == 0.0:
+        return arr
+    out = arr.astype(np.float32)
+    out *= np.float32(slope)
+    out += np.float32(inter)
+    return out
+
+
+def _load_3d(path, img) -> np.ndarray:
+    hdr = img.header
+    dtype = hdr.get_data_dtype()
+    shape = hdr.get_data_shape()[:3]
+    if str(path).lower().endswith(".gz") and dtype.fields is None:
+        raw = fastgz.read_into(path, int(img.dataobj.offset), shape, dtype, order="F")
+        if not dtype.isnative:
+            raw = raw.byteswap().view(dtype.newbyteorder("="))
+        return raw
+    raw = np.asanyarray(img.dataobj.get_unscaled()) if hasattr(img.dataobj, "get_unscaled") \
+        else np.asanyarray(img.dataobj)
+    return raw.reshape(shape, order="F") if raw.ndim > 3 else raw
+
+
+def _rgb(arr, dtype):
+    n = len(dtype.fields)
+    return np.ascontiguousarray(arr).view(np.uint8).reshape(arr.shape + (n,))
+
+
+def read(path) -> list:
+    try:
+        img = nib.load(path)
+    except Exception as exc:
+        raise NoraReadError(f"{path}: not a readable NIfTI file: {exc}") from exc
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image, nib.Nifti1Pair, nib.Nifti2Pair,
+                            nib.AnalyzeImage)):
+        raise NoraReadError(f"{path}: not a NIfTI image ({type(img).__name__})")
+    hdr = img.header
+    affine = best_affine(hdr) if hasattr(hdr, "get_sform") else img.affine
+    shape = hdr.get_data_shape()
+    dtype = hdr.get_data_dtype()
+    name = layer_name(path)
+    if len(shape) < 3:
+        shape = tuple(shape) + (1,) * (3 - len(shape))
+    if any(s == 0 for s in shape):
+        raise NoraReadError(f"{path}: empty image (shape {shape})")
+    slope, inter = _scaling(img)
+    n_extra = int(np.prod(shape[3:])) if len(shape) > 3 else 1
+    meta = {"format": "NIfTI", "header": {"descrip": str(hdr.get("descrip", b""), "latin-1")
+                                          if "descrip" in hdr else ""}}
+
+    if n_extra > 1:  # time series: one volume at a time
+        proxy = img.dataobj
+
+        def get_volume(t, _p=proxy):
+            idx = np.unravel_index(t, shape[3:], order="F")
+            vol = np.asarray(_p[(slice(None),) * 3 + tuple(int(i) for i in idx)])
+            if vol.dtype == np.float64 and dtype != np.float64:
+                vol = vol.astype(np.float32)
+            return vol
+
+        try:
+            return [volume_layer((n_extra, get_volume), affine, name=name, path=path,
+                                 metadata=meta)]
+        except (EOFError, OSError, ValueError) as exc:
+            raise NoraReadError(f"{path}: cannot read voxel data: {exc}") from exc
+
+    try:
+        raw = _load_3d(path, img)
+    except Exception as exc:  # noqa: BLE001 - re-said with the file name
+        raise NoraReadError(f"{path}: cannot read voxel data: {exc}") from exc
+    if dtype.fields is not None:  # RGB24 / RGBA32
+        return [volume_layer(_rgb(raw, dtype), affine, name=name, path=path, rgb=True,
+                             metadata=meta)]
+    data = _apply_scaling(raw, slope, inter)
+    if data.dtype.kind in "iu":
+        table, table_path = labeltable.find_table(path, name)
+        intent = int(hdr.get("intent_code", 0)) if "intent_code" in hdr else 0
+        if table is not None or intent == INTENT_LABEL:
+            kw = labeltable.labels_kwargs(table) if table else {}
+            meta["label_table"] = str(table_path) if table_path else None
+            return [volume_layer(data, affine, name=name, path=path, layer_type="labels",
+                                 metadata=meta, **kw)]
+    return [volume_layer(data, affine, name=name, path=path, metadata=meta)]

