@@ -1,0 +1,1 @@
+"""Command-line tools: ``nora`` (NORA-compatible data CLI) and ``noractl`` (admin)."""
