@@ -120,12 +120,12 @@ def display_grid_for(affine_vox2ras, shape_vox) -> DisplayGeometry:
     corners_ras = m @ corners + a[:3, 3:4]
     lo, hi = corners_ras.min(axis=1), corners_ras.max(axis=1)
     n_ras = np.floor((hi - lo) / spacing_ras + 1e-6).astype(int) + 1
-    disp2ras = np.eye(4)
+    disp2ras = np.zeros((4, 4))
+    disp2ras[3, 3] = 1
     for n in range(3):
         r = 2 - n
         disp2ras[r, n] = spacing_ras[r]
         disp2ras[r, 3] = lo[r]
-    disp2ras[:3, :3] = disp2ras[:3, :3]
     disp2vox = np.linalg.inv(a) @ disp2ras
     shape = tuple(int(n_ras[2 - n]) for n in range(3))
     return DisplayGeometry(disp2vox, disp2ras, shape, oblique=True)

@@ -127,10 +127,9 @@ def volume_layer(
     scale, translate = list(geom.scale), list(geom.translate)
     if lazy:
         first_disp = to_disp(first)
-        data = LazyTimeSeries(
-            lambda t: first_disp if t == 0 else to_disp(get_vox(t)),
-            n_vol, first_disp.shape, first_disp.dtype,
-        )
+        data = LazyTimeSeries(lambda t: to_disp(get_vox(t)), n_vol, first_disp.shape,
+                              first_disp.dtype)
+        data._cache[0] = first_disp
         sample = first_disp
         scale, translate = [1.0, *scale], [0.0, *translate]
         kwargs.setdefault("axis_labels", ("t", "S", "A", "R"))

@@ -1,0 +1,163 @@
+"""NIfTI reader: geometry in world coordinates, header choices, dtypes, lazy 4D, labels."""
+
+import gzip
+
+import nibabel as nib
+import numpy as np
+import pytest
+from napari.layers import Labels, Layer
+
+from napari_nora.readers import NoraReadError, get_reader, read
+from napari_nora.readers.layers import LazyTimeSeries
+from tests.helpers import AFFINES, marker_volume, world_of_voxel
+
+MARKER = (17, 5, 11)
+
+
+def layer_of(path):
+    (layer_tuple,) = read(path)
+    return Layer.create(*layer_tuple)
+
+
+def brightest_world_ras(layer):
+    data = np.asarray(layer.data)
+    idx = np.unravel_index(np.argmax(data), data.shape)
+    return np.asarray(layer.data_to_world(idx))[::-1]  # (S, A, R) -> RAS
+
+
+@pytest.mark.parametrize("name", list(AFFINES))
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_marker_lands_at_its_scanner_position(tmp_path, name, suffix):
+    aff = AFFINES[name]
+    p = tmp_path / f"vol{suffix}"
+    nib.save(nib.Nifti1Image(marker_volume(marker=MARKER), aff), p)
+    layer = layer_of(p)
+    true = world_of_voxel(aff, MARKER)
+    got = brightest_world_ras(layer)
+    if "oblique" in name:  # resampled display grid: within half a display voxel
+        assert np.all(np.abs(got - true) <= np.array(layer.scale)[::-1] / 2 + 1e-6)
+    else:
+        np.testing.assert_allclose(got, true, atol=1e-6)
+    assert layer.data.dtype == np.int16
+
+
+def test_sform_wins_when_coded_else_qform(tmp_path):
+    vol = marker_volume(marker=MARKER)
+    q, s = AFFINES["ras"], AFFINES["lps"]
+    img = nib.Nifti1Image(vol, None)
+    img.set_qform(q, code=1)
+    img.set_sform(s, code=2)
+    nib.save(img, tmp_path / "both.nii")
+    np.testing.assert_allclose(brightest_world_ras(layer_of(tmp_path / "both.nii")),
+                               world_of_voxel(s, MARKER), atol=1e-5)
+    img.set_sform(s, code=0)
+    nib.save(img, tmp_path / "qonly.nii")
+    np.testing.assert_allclose(brightest_world_ras(layer_of(tmp_path / "qonly.nii")),
+                               world_of_voxel(q, MARKER), atol=1e-5)
+
+
+def test_scaling_applied_as_float32_identity_keeps_dtype(tmp_path):
+    vol = marker_volume(marker=MARKER)
+    img = nib.Nifti1Image(vol, AFFINES["ras"])
+    img.header.set_slope_inter(2.0, 10.0)
+    nib.save(img, tmp_path / "scaled.nii.gz")
+    layer = layer_of(tmp_path / "scaled.nii.gz")
+    assert layer.data.dtype == np.float32
+    assert np.asarray(layer.data).max() == pytest.approx(2 * 1000 + 10)
+    nib.save(nib.Nifti1Image(vol.astype(np.uint8), AFFINES["ras"]), tmp_path / "u8.nii.gz")
+    assert layer_of(tmp_path / "u8.nii.gz").data.dtype == np.uint8
+
+
+def test_contrast_limits_are_robust_percentiles(tmp_path):
+    vol = marker_volume(marker=MARKER)  # noise 0..49 plus one 1000 voxel
+    nib.save(nib.Nifti1Image(vol, AFFINES["ras"]), tmp_path / "v.nii")
+    lo, hi = layer_of(tmp_path / "v.nii").contrast_limits
+    assert hi < 100  # a single outlier voxel does not set the window
+
+
+def test_big_endian_and_analyze_pair_and_nifti2(tmp_path):
+    vol = marker_volume(marker=MARKER)
+    big = nib.Nifti1Image(vol.astype(">i2"), AFFINES["lps"])
+    nib.save(big, tmp_path / "big.nii.gz")
+    nib.save(nib.Nifti1Pair(vol, AFFINES["lps"]), tmp_path / "pair.img")
+    nib.save(nib.Nifti2Image(vol, AFFINES["lps"]), tmp_path / "two.nii")
+    for f in ("big.nii.gz", "pair.hdr", "pair.img", "two.nii"):
+        layer = layer_of(tmp_path / f)
+        assert layer.data.dtype.isnative
+        np.testing.assert_allclose(brightest_world_ras(layer),
+                                   world_of_voxel(AFFINES["lps"], MARKER), atol=1e-5)
+
+
+def test_rgb24(tmp_path):
+    rgb = np.zeros((8, 9, 10), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rgb["R"][2, 3, 4] = 255
+    nib.save(nib.Nifti1Image(rgb, AFFINES["ras"]), tmp_path / "rgb.nii.gz")
+    layer = layer_of(tmp_path / "rgb.nii.gz")
+    assert layer.rgb and layer.data.shape[-1] == 3
+
+
+def test_4d_loads_lazily_one_volume_at_a_time(tmp_path):
+    rng = np.random.default_rng(0)
+    vol = rng.integers(0, 100, size=(10, 11, 12, 7)).astype(np.int16)
+    nib.save(nib.Nifti1Image(vol, AFFINES["sagittal_permuted"]), tmp_path / "f.nii.gz")
+    (data, kwargs, kind), = read(tmp_path / "f.nii.gz")
+    assert isinstance(data, LazyTimeSeries) and data.shape[0] == 7
+    assert len(data._cache) == 1  # only the first volume was read
+    layer = Layer.create(data, kwargs, kind)
+    assert layer.ndim == 4
+    # volume 5 in display order equals the source volume 5 through the contract's view
+    from napari_nora import geometry
+    geom = geometry.display_geometry(AFFINES["sagittal_permuted"], vol.shape[:3])
+    np.testing.assert_array_equal(data[5], geometry.aligned_view(vol[..., 5], geom))
+
+
+def test_label_image_with_table_beside_is_labels_with_names(tmp_path):
+    lab = np.zeros((10, 10, 10), np.uint8)
+    lab[2:5, 2:5, 2:5] = 3
+    lab[6:9, 6:9, 6:9] = 7
+    nib.save(nib.Nifti1Image(lab, AFFINES["ras"]), tmp_path / "seg.nii.gz")
+    (tmp_path / "seg.txt").write_text("0 Unknown 0 0 0 0\n3 Left-Hippocampus 220 216 20 0\n"
+                                      "7 Right-Amygdala 103 255 255 0\n")
+    layer = layer_of(tmp_path / "seg.nii.gz")
+    assert isinstance(layer, Labels)
+    names = dict(zip(layer.features["index"], layer.features["name"]))
+    assert names[3] == "Left-Hippocampus" and names[7] == "Right-Amygdala"
+    np.testing.assert_allclose(layer.get_color(3)[:3], np.array([220, 216, 20]) / 255, atol=0.01)
+
+
+def test_real_atlas_with_label_table(testdata):
+    layer = layer_of(testdata / "mricron" / "aal.nii.gz")
+    assert isinstance(layer, Labels)
+    names = dict(zip(layer.features["index"], layer.features["name"]))
+    assert names[1] == "Precentral_L"
+    assert len(names) > 100
+
+
+def test_real_colin27_matches_nibabel_world(testdata):
+    p = testdata / "mricron" / "ch2.nii.gz"
+    img = nib.load(p)
+    layer = layer_of(p)
+    ref = np.asarray(img.dataobj)
+    # the world position of a set of voxels agrees with nibabel's affine
+    for ijk in [(0, 0, 0), (100, 150, 80), tuple(s - 1 for s in ref.shape)]:
+        ras = world_of_voxel(img.affine, ijk)
+        disp = np.linalg.inv(layer.metadata["disp2vox"]) @ np.r_[ijk, 1]
+        np.testing.assert_allclose(np.asarray(layer.data_to_world(disp[:3]))[::-1], ras, atol=1e-4)
+        assert layer.data[tuple(disp[:3].round().astype(int))] == ref[ijk]
+
+
+def test_corrupt_files_are_refused_with_the_file_named(tmp_path):
+    vol = marker_volume()
+    nib.save(nib.Nifti1Image(vol, AFFINES["ras"]), tmp_path / "ok.nii.gz")
+    raw = gzip.decompress((tmp_path / "ok.nii.gz").read_bytes())
+    (tmp_path / "trunc.nii.gz").write_bytes(gzip.compress(raw[: len(raw) // 2]))
+    with pytest.raises(NoraReadError, match="trunc.nii.gz"):
+        read(tmp_path / "trunc.nii.gz")
+    (tmp_path / "junk.nii").write_bytes(b"not an image" * 100)
+    assert get_reader(str(tmp_path / "junk.nii")) is None
+    with pytest.raises(NoraReadError, match="junk.nii"):
+        read(tmp_path / "junk.nii")
+    (tmp_path / "junk.nii.gz").write_bytes(b"\x1f\x8bgarbage" * 10)
+    with pytest.raises(NoraReadError, match="junk.nii.gz"):
+        read(tmp_path / "junk.nii.gz")
+    assert get_reader(str(tmp_path / "missing.nii.gz")) is None
