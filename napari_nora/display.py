@@ -45,7 +45,7 @@ def window_limits(level: float, width: float) -> tuple[float, float]:
 
 
 def robust_limits(data, *, lower: float = 0.5, upper: float = 99.5,
-                  max_samples: int = 1_000_000) -> tuple[float, float]:
+                  max_samples: int = 200_000) -> tuple[float, float]:
     """Contrast limits from percentiles of a strided sample of the data (never min/max).
 
     Works on views without copying the whole array. Falls back to (min, max) when the

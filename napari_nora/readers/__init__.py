@@ -7,6 +7,7 @@ with the RAS-mm transform in ``kwargs`` (``scale``/``translate``) and the source
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from napari_nora.readers.registry import FORMATS, Format, NoraReadError, format_for
@@ -14,19 +15,26 @@ from napari_nora.readers.registry import FORMATS, Format, NoraReadError, format_
 __all__ = ["FORMATS", "Format", "NoraReadError", "format_for", "get_reader", "read"]
 
 
-def read(path) -> list:
+def read(path, *, stream: bool = False) -> list:
     """Read one path (file, folder or zip) into napari layer data tuples.
 
     Raises
     ------
     NoraReadError
         When the path is not a supported format, or is corrupt; the message names the file.
+
+    ``stream=True`` lets a reader return before a large file has fully arrived (see
+    :mod:`napari_nora.readers.streamed`); napari's reader uses it.
     """
     fmt = format_for(path)
     if fmt is None:
         raise NoraReadError(f"{path}: not a file format napari-nora reads")
     try:
-        layers = fmt.reader()(str(path))
+        fn = fmt.reader()
+        if stream and "stream" in inspect.signature(fn).parameters:
+            layers = fn(str(path), stream=True)
+        else:
+            layers = fn(str(path))
     except NoraReadError:
         raise
     except Exception as exc:  # a library's error, re-said with the file and format
@@ -40,7 +48,7 @@ def _read_paths(paths):
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     out = []
     for p in paths:
-        out.extend(read(p))
+        out.extend(read(p, stream=True))
     return out
 
 

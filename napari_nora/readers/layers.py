@@ -15,6 +15,8 @@ import numpy as np
 
 from napari_nora import geometry
 from napari_nora.display import robust_limits
+from napari_nora.readers.fastgz import StreamedRead
+from napari_nora.readers.streamed import StreamedView
 
 LayerData = tuple  # (data, kwargs, layer_type)
 
@@ -101,14 +103,18 @@ def volume_layer(
     affine_vox2ras : (4, 4) array
         Voxel index to RAS mm.
     """
+    streamed = isinstance(vol_vox, StreamedRead)
     lazy = isinstance(vol_vox, tuple)
     if lazy:
         n_vol, get_vox = vol_vox
         first = np.asarray(get_vox(0))
         shape_vox = first.shape[:3]
     else:
-        shape_vox = vol_vox.shape[:3]
+        shape_vox = vol_vox.shape[:3] if not streamed else vol_vox.array.shape[:3]
     geom = geometry.display_geometry(affine_vox2ras, shape_vox)
+    if streamed and geom.oblique:
+        vol_vox.wait()
+        vol_vox, streamed = vol_vox.array, False
     order = 0 if layer_type == "labels" else 1
 
     def to_disp(v):
@@ -133,6 +139,10 @@ def volume_layer(
         sample = first_disp
         scale, translate = [1.0, *scale], [0.0, *translate]
         kwargs.setdefault("axis_labels", ("t", "S", "A", "R"))
+    elif streamed:
+        data = StreamedView(vol_vox, geom)
+        sample = data[data.shape[0] // 2]  # the slice napari shows first
+        kwargs.setdefault("axis_labels", ("S", "A", "R"))
     else:
         data = to_disp(vol_vox)
         sample = data

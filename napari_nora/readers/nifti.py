@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import nibabel as nib
 
+from napari_nora import geometry
 from napari_nora.readers import fastgz, labeltable
 from napari_nora.readers.layers import layer_name, volume_layer
 from napari_nora.readers.registry import NoraReadError
@@ -64,7 +65,13 @@ def _rgb(arr, dtype):
     return np.ascontiguousarray(arr).view(np.uint8).reshape(arr.shape + (n,))
 
 
-def read(path) -> list:
+def read(path, *, stream: bool = False) -> list:
+    """Read a NIfTI file into one layer.
+
+    With ``stream=True`` (the viewer's path) an axis-aligned, unscaled ``.nii.gz`` image is
+    returned while it is still being decompressed; indexing it waits for the slabs it needs
+    (:mod:`napari_nora.readers.streamed`), so the first slice is on screen early.
+    """
     try:
         img = nib.load(path)
     except Exception as exc:
@@ -102,6 +109,16 @@ def read(path) -> list:
         except (EOFError, OSError, ValueError) as exc:
             raise NoraReadError(f"{path}: cannot read voxel data: {exc}") from exc
 
+    is_label = False
+    if dtype.kind in "iu" and dtype.fields is None and (slope, inter) == (1.0, 0.0):
+        table, table_path = labeltable.find_table(path, name)
+        intent = int(hdr.get("intent_code", 0)) if "intent_code" in hdr else 0
+        is_label = table is not None or intent == INTENT_LABEL
+    if (stream and not is_label and dtype.fields is None and (slope, inter) == (1.0, 0.0)
+            and dtype.isnative and str(path).lower().endswith(".gz")
+            and geometry.is_axis_aligned(affine)):
+        streamed = fastgz.StreamedRead(path, int(img.dataobj.offset), shape[:3], dtype)
+        return [volume_layer(streamed, affine, name=name, path=path, metadata=meta)]
     try:
         raw = _load_3d(path, img)
     except Exception as exc:  # noqa: BLE001 - re-said with the file name
@@ -110,12 +127,9 @@ def read(path) -> list:
         return [volume_layer(_rgb(raw, dtype), affine, name=name, path=path, rgb=True,
                              metadata=meta)]
     data = _apply_scaling(raw, slope, inter)
-    if data.dtype.kind in "iu":
-        table, table_path = labeltable.find_table(path, name)
-        intent = int(hdr.get("intent_code", 0)) if "intent_code" in hdr else 0
-        if table is not None or intent == INTENT_LABEL:
-            kw = labeltable.labels_kwargs(table) if table else {}
-            meta["label_table"] = str(table_path) if table_path else None
-            return [volume_layer(data, affine, name=name, path=path, layer_type="labels",
-                                 metadata=meta, **kw)]
+    if is_label:
+        kw = labeltable.labels_kwargs(table) if table else {}
+        meta["label_table"] = str(table_path) if table_path else None
+        return [volume_layer(data, affine, name=name, path=path, layer_type="labels",
+                             metadata=meta, **kw)]
     return [volume_layer(data, affine, name=name, path=path, metadata=meta)]

@@ -161,3 +161,33 @@ def test_corrupt_files_are_refused_with_the_file_named(tmp_path):
     with pytest.raises(NoraReadError, match="junk.nii.gz"):
         read(tmp_path / "junk.nii.gz")
     assert get_reader(str(tmp_path / "missing.nii.gz")) is None
+
+
+def test_streamed_read_gives_the_same_layer_as_the_full_read(tmp_path):
+    rng = np.random.default_rng(5)
+    vol = rng.integers(-1000, 3000, size=(64, 48, 40)).astype(np.int16)
+    for name in ("ras", "lps", "sagittal_permuted"):
+        p = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(vol, AFFINES[name]), p)
+        (full,) = read(p)
+        (streamed,) = read(p, stream=True)
+        assert type(streamed[0]).__name__ == "StreamedView"
+        # a middle slice, then the whole volume, equal the synchronous read
+        np.testing.assert_array_equal(streamed[0][20], full[0][20])
+        np.testing.assert_array_equal(np.asarray(streamed[0]), full[0])
+        assert streamed[1]["scale"] == full[1]["scale"]
+        assert streamed[1]["translate"] == full[1]["translate"]
+
+
+def test_streamed_truncated_file_raises_naming_the_file_when_data_is_needed(tmp_path):
+    vol = np.random.default_rng(1).integers(0, 3000, size=(64, 64, 64)).astype(np.int16)
+    nib.save(nib.Nifti1Image(vol, AFFINES["ras"]), tmp_path / "ok.nii.gz")
+    raw = gzip.decompress((tmp_path / "ok.nii.gz").read_bytes())
+    (tmp_path / "cut.nii.gz").write_bytes(gzip.compress(raw[: len(raw) * 2 // 3]))
+    try:
+        (layer,) = read(tmp_path / "cut.nii.gz", stream=True)
+    except NoraReadError as exc:  # the damage came before the first slice shown
+        assert "cut.nii.gz" in str(exc)
+        return
+    with pytest.raises(NoraReadError, match="cut.nii.gz"):
+        np.asarray(layer[0])
