@@ -38,8 +38,31 @@ def _disp2ras_from_attributes(attributes, ndim_spatial=3) -> np.ndarray:
     return rev @ m_sar
 
 
+def _matching_source_metadata(attributes, shape_disp) -> dict:
+    """Metadata of an open image whose display grid this layer shares (napari's "new labels"
+    copies an image's scale and translate, not its metadata)."""
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+    except Exception:  # noqa: BLE001 - no napari, no viewer: nothing to match
+        return {}
+    if viewer is None:
+        return {}
+    scale = np.asarray(attributes.get("scale", ()), float)[-3:]
+    translate = np.asarray(attributes.get("translate", ()), float)[-3:]
+    for layer in viewer.layers:
+        meta = getattr(layer, "metadata", {}) or {}
+        if ("disp2vox" in meta and tuple(layer.data.shape[-3:]) == tuple(shape_disp)
+                and np.allclose(layer.scale[-3:], scale) and np.allclose(layer.translate[-3:], translate)):
+            return meta
+    return {}
+
+
 def _source_geometry(attributes, shape_disp):
     meta = attributes.get("metadata") or {}
+    if "disp2vox" not in meta:
+        meta = _matching_source_metadata(attributes, shape_disp)
     if "disp2vox" in meta and "affine_vox2ras" in meta and "source_shape" in meta:
         geom = DisplayGeometry(np.asarray(meta["disp2vox"]), np.asarray(meta["disp2ras"]),
                                tuple(shape_disp), bool(meta.get("oblique", False)))

@@ -94,3 +94,22 @@ def test_sample_data_opens(make_napari_viewer):
         layers = viewer.open_sample("napari-nora", key)
         assert layers and all(np.asarray(lyr.data_to_world([0] * lyr.ndim)).size == lyr.ndim
                               for lyr in layers)
+
+
+def test_napari_new_labels_saves_on_the_source_grid(make_napari_viewer, tmp_path):
+    from tests.helpers import AFFINES, marker_volume
+
+    aff = AFFINES["sagittal_permuted"]
+    nib.save(nib.Nifti1Image(marker_volume(), aff), tmp_path / "img.nii.gz")
+    viewer = make_napari_viewer()
+    (image,) = viewer.open(str(tmp_path / "img.nii.gz"), plugin="napari-nora")
+    viewer.layers.selection.active = image
+    viewer._new_labels()  # the "new labels layer" button
+    labels = viewer.layers[-1]
+    labels.data[3:6, 4:8, 5:9] = 1
+    out = tmp_path / "roi.nii.gz"
+    labels.save(str(out), plugin="napari-nora")
+    saved = nib.load(out)
+    np.testing.assert_allclose(saved.affine, aff, atol=1e-6)
+    assert saved.shape == image.metadata["source_shape"]
+    assert int(np.asarray(saved.dataobj).sum()) == 3 * 4 * 4
