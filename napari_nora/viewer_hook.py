@@ -17,7 +17,8 @@ OVERLAY_COLORMAPS = ("hot", "cyan", "green", "magenta", "yellow", "blue")
 
 def apply_orientation(viewer, convention: str | None = None) -> None:
     convention = convention or settings.load()["convention"]
-    camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
+    scene = getattr(viewer, "scene", None)  # napari >= 0.9
+    camera = scene.camera if scene is not None else viewer.camera
     camera.orientation2d = display.ORIENTATION_2D[convention]
 
 

@@ -113,3 +113,15 @@ def test_napari_new_labels_saves_on_the_source_grid(make_napari_viewer, tmp_path
     np.testing.assert_allclose(saved.affine, aff, atol=1e-6)
     assert saved.shape == image.metadata["source_shape"]
     assert int(np.asarray(saved.dataobj).sum()) == 3 * 4 * 4
+
+
+def test_main_command_builds_the_viewer(qtbot, tmp_path, ras_phantom):
+    from napari_nora.__main__ import build_viewer
+
+    viewer = build_viewer([str(ras_phantom)], show=False)
+    try:
+        assert [lyr.name for lyr in viewer.layers] == ["phantom"]
+        assert "Display settings" in viewer.window.dock_widgets
+        assert viewer.scene.camera.orientation2d == ("up", "left")
+    finally:
+        viewer.close()

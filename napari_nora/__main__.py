@@ -1,0 +1,36 @@
+"""``napari-nora [PATH ...]``: napari with the NORA plugin, the given files (or the sample
+brain MR when none are given) and the display settings dock."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_viewer(paths=(), *, show=True):
+    import napari
+
+    from napari_nora.widgets.display_settings import DisplaySettings
+
+    viewer = napari.Viewer(title="napari-nora", show=show)
+    if paths:
+        for p in paths:
+            viewer.open(p, plugin="napari-nora")
+    else:
+        viewer.open_sample("napari-nora", "brain")
+    viewer.window.add_dock_widget(DisplaySettings(viewer), name="Display settings", area="right")
+    return viewer
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="napari-nora", description=__doc__)
+    ap.add_argument("paths", nargs="*", help="files or folders to open (NIfTI, DICOM, ...)")
+    args = ap.parse_args(argv)
+    import napari
+
+    build_viewer(args.paths)
+    napari.run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
