@@ -191,3 +191,31 @@ def test_streamed_truncated_file_raises_naming_the_file_when_data_is_needed(tmp_
         return
     with pytest.raises(NoraReadError, match="cut.nii.gz"):
         np.asarray(layer[0])
+
+
+def _world_centroid(layer, thr):
+    data = np.asarray(layer.data, float)
+    idx = np.argwhere(data > thr)
+    w = data[data > thr]
+    mean_idx = (idx * w[:, None]).sum(0) / w.sum()
+    return np.asarray(layer.data_to_world(mean_idx))[::-1]
+
+
+def test_oblique_and_its_axis_aligned_resampling_overlay_within_half_a_voxel(tmp_path):
+    from nibabel.processing import resample_to_output
+
+    shape = (40, 36, 30)
+    aff = AFFINES["oblique"]
+    ijk = np.indices(shape).reshape(3, -1)
+    ras = (aff @ np.r_[ijk, np.ones((1, ijk.shape[1]))])[:3]
+    centre = world_of_voxel(aff, (26, 12, 18))
+    vol = (1000 * np.exp(-np.sum((ras - centre[:, None]) ** 2, 0) / (2 * 3.0 ** 2)))
+    img = nib.Nifti1Image(vol.reshape(shape).astype(np.float32), aff)
+    nib.save(img, tmp_path / "oblique.nii.gz")
+    nib.save(resample_to_output(img, voxel_sizes=(1.0, 1.0, 1.0), order=1),
+             tmp_path / "resliced.nii.gz")
+    a, b = layer_of(tmp_path / "oblique.nii.gz"), layer_of(tmp_path / "resliced.nii.gz")
+    assert a.metadata["oblique"] and not b.metadata["oblique"]
+    ca, cb = _world_centroid(a, 200), _world_centroid(b, 200)
+    assert np.all(np.abs(ca - cb) < 0.5)
+    assert np.all(np.abs(ca - centre) < 0.5)
