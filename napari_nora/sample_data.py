@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_nora.viewer_hook import with_view_conventions
+
 
 def _nibabel_data(name: str) -> Path:
     import nibabel
@@ -20,12 +22,14 @@ def _nibabel_data(name: str) -> Path:
     return Path(nibabel.__file__).parent / "tests" / "data" / name
 
 
+@with_view_conventions
 def brain_mr():
     from napari_nora.readers import read
 
     return read(_nibabel_data("anatomical.nii"))
 
 
+@with_view_conventions
 def brain_oblique():
     import nibabel as nib
 
@@ -40,12 +44,14 @@ def brain_oblique():
     return [volume_layer(np.asarray(img.dataobj), aff, name="anatomical (oblique)")]
 
 
+@with_view_conventions
 def fmri_4d():
     from napari_nora.readers import read
 
     return read(_nibabel_data("example4d.nii.gz"))
 
 
+@with_view_conventions
 def ct_dicom():
     from pydicom.data import get_testdata_file
 

@@ -91,10 +91,13 @@ def prepare_viewer(viewer, layer_data: list) -> list:
     return style_overlays(viewer, layer_data)
 
 
-def with_view_conventions(read_paths):
-    @functools.wraps(read_paths)
-    def reader(path):
-        layer_data = read_paths(path)
+def with_view_conventions(make_layers):
+    """Wrap a function returning layer data (a reader, a sample) so that the viewer opening
+    them gets our conventions and overlay styling."""
+
+    @functools.wraps(make_layers)
+    def reader(*args, **kwargs):
+        layer_data = make_layers(*args, **kwargs)
         try:
             import napari
 

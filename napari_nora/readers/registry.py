@@ -69,6 +69,23 @@ def _sniff_stl(path) -> bool:
     return Path(path).stat().st_size >= 84 or _head(path, 5).lower() == b"solid"
 
 
+def _folder_has_dicom(folder: Path, limit: int = 64) -> bool:
+    import os
+
+    seen = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            seen += 1
+            try:
+                if _sniff_dicom_file(os.path.join(root, name)):
+                    return True
+            except OSError:
+                pass
+            if seen >= limit:
+                return False
+    return False
+
+
 @dataclass(frozen=True)
 class Format:
     name: str
@@ -94,8 +111,8 @@ FORMATS: tuple[Format, ...] = (
 def format_for(path) -> Format | None:
     """The format of ``path`` from its suffix and a cheap sniff, or None."""
     p = Path(path)
-    if p.is_dir():
-        return FORMATS[-1]  # a folder is read as DICOM (series found inside)
+    if p.is_dir():  # a folder is read as DICOM when a DICOM file is among its first files
+        return FORMATS[-1] if _folder_has_dicom(p) else None
     if not p.is_file():
         return None
     low = p.name.lower()

@@ -219,3 +219,9 @@ def test_oblique_and_its_axis_aligned_resampling_overlay_within_half_a_voxel(tmp
     ca, cb = _world_centroid(a, 200), _world_centroid(b, 200)
     assert np.all(np.abs(ca - cb) < 0.5)
     assert np.all(np.abs(ca - centre) < 0.5)
+
+
+def test_get_reader_leaves_folders_without_dicom_to_others(tmp_path):
+    nib.save(nib.Nifti1Image(marker_volume(), AFFINES["ras"]), tmp_path / "a.nii.gz")
+    (tmp_path / "notes.txt").write_text("hello")
+    assert get_reader(str(tmp_path)) is None
