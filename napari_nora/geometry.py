@@ -119,7 +119,7 @@ def display_grid_for(affine_vox2ras, shape_vox) -> DisplayGeometry:
     corners = corners.reshape(3, -1)
     corners_ras = m @ corners + a[:3, 3:4]
     lo, hi = corners_ras.min(axis=1), corners_ras.max(axis=1)
-    n_ras = np.floor((hi - lo) / spacing_ras + 1e-6).astype(int) + 1
+    n_ras = np.ceil((hi - lo) / spacing_ras - 1e-6).astype(int) + 1
     disp2ras = np.zeros((4, 4))
     disp2ras[3, 3] = 1
     for n in range(3):

@@ -31,3 +31,12 @@ def testdata() -> Path:
 @pytest.fixture
 def rng():
     return __import__("numpy").random.default_rng(1234)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _napari_plugins():
+    """Discover npe2 plugins once, so ``ViewerModel().open(..., plugin='napari-nora')`` works
+    without a Qt viewer."""
+    from napari.plugins import _initialize_plugins
+
+    _initialize_plugins()

@@ -52,3 +52,45 @@ def marker_volume(shape=(24, 20, 16), marker=(17, 5, 11), dtype=np.int16, rng=No
 
 def world_of_voxel(affine, ijk) -> np.ndarray:
     return (np.asarray(affine) @ np.r_[np.asarray(ijk, float), 1.0])[:3]
+
+
+def write_dicom_series(folder, vol, affine_vox2ras, *, series_uid=None, description="synthetic",
+                       shuffle=True, slope=1.0, intercept=0.0, modality="MR"):
+    """Write ``vol`` (i = column, j = row, k = slice) as a DICOM series whose geometry is
+    ``affine_vox2ras``; file names shuffled so order must come from positions."""
+    from pathlib import Path
+
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ np.asarray(affine_vox2ras, float)
+    col_sp, row_sp = np.linalg.norm(lps[:3, 0]), np.linalg.norm(lps[:3, 1])
+    iop = np.r_[lps[:3, 0] / col_sp, lps[:3, 1] / row_sp]
+    series_uid = series_uid or generate_uid()
+    study_uid, frame_uid = generate_uid(), generate_uid()
+    order = np.random.default_rng(7).permutation(vol.shape[2]) if shuffle else range(vol.shape[2])
+    for n, k in enumerate(order):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(folder / f"im{n:04d}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.Modality, ds.SeriesDescription, ds.SeriesNumber = modality, description, 3
+        ds.PatientName, ds.PatientID = "Test^Phantom", "PHANTOM01"
+        ds.InstanceNumber = int(vol.shape[2] - k)  # reversed on purpose
+        ds.ImageOrientationPatient = [f"{v:.10f}" for v in iop]
+        ds.ImagePositionPatient = [f"{v:.10f}" for v in (lps @ np.r_[0, 0, k, 1])[:3]]
+        ds.PixelSpacing = [f"{row_sp:.10f}", f"{col_sp:.10f}"]
+        ds.SliceThickness = "1.0"
+        ds.Rows, ds.Columns = vol.shape[1], vol.shape[0]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleSlope, ds.RescaleIntercept = f"{slope:g}", f"{intercept:g}"
+        ds.PixelData = np.ascontiguousarray(vol[:, :, k].T.astype(np.int16)).tobytes()
+        ds.save_as(folder / f"im{n:04d}.dcm", enforce_file_format=True)
+    return folder
