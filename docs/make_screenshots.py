@@ -2,7 +2,7 @@
 
 Writes docs/images/open-brain.png (the sample brain, axial, radiological), open-oblique.png
 (an oblique acquisition on its display grid with the straight scan as overlay) and
-open-ct-window.png (a CT with the brain window, key 1).
+open-ct-window.png (a CT with the soft-tissue window, key 6).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main():
     viewer.layers.clear()
 
     viewer.open_sample("napari-nora", "ct")
-    set_ct_window(viewer, "1")
+    set_ct_window(viewer, "6")
     viewer.reset_view()
     shot(viewer, "open-ct-window.png")
     viewer.close()

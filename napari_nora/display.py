@@ -54,9 +54,9 @@ def robust_limits(data, *, lower: float = 0.5, upper: float = 99.5,
     arr = np.asarray(data)
     if arr.size == 0:
         return (0.0, 1.0)
-    flat = arr.ravel(order="K")
-    step = max(1, flat.size // max_samples)
-    sample = flat[::step]
+    # a strided sub-grid: never copies the whole array, even for flipped/transposed views
+    step = max(1, int(np.ceil((arr.size / max_samples) ** (1.0 / arr.ndim))))
+    sample = np.asarray(arr[(slice(None, None, step),) * arr.ndim]).ravel()
     if sample.dtype.kind == "f":
         sample = sample[np.isfinite(sample)]
         if sample.size == 0:

@@ -115,7 +115,7 @@ def test_napari_new_labels_saves_on_the_source_grid(make_napari_viewer, tmp_path
     assert int(np.asarray(saved.dataobj).sum()) == 3 * 4 * 4
 
 
-def test_main_command_builds_the_viewer(qtbot, tmp_path, ras_phantom):
+def test_main_command_builds_the_viewer(make_napari_viewer, tmp_path, ras_phantom):
     from napari_nora.__main__ import build_viewer
 
     viewer = build_viewer([str(ras_phantom)], show=False)
