@@ -125,3 +125,10 @@ def test_main_command_builds_the_viewer(make_napari_viewer, tmp_path, ras_phanto
         assert viewer.scene.camera.orientation2d == ("up", "left")
     finally:
         viewer.close()
+
+
+@pytest.mark.parametrize("widget", ["Display settings", "ROI tool"])
+def test_plugin_widgets_open_from_the_menu(make_napari_viewer, widget):
+    viewer = make_napari_viewer()
+    dock, w = viewer.window.add_plugin_dock_widget("napari-nora", widget)
+    assert w is not None and dock.isVisible() is not None
