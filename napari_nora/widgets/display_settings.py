@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import napari
 from magicgui.widgets import ComboBox, Container, Label, PushButton
-from napari.viewer import Viewer
 
 from napari_nora import display, settings
 from napari_nora.viewer_hook import apply_orientation, bind_keys, set_ct_window
 
 
 class DisplaySettings(Container):
-    def __init__(self, viewer: Viewer):
+    def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
         self._viewer = viewer
         self._convention = ComboBox(label="Convention", choices=settings.CONVENTIONS,
