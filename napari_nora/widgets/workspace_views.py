@@ -1,0 +1,293 @@
+"""The workspace controller: builds the views of a layout around napari's own canvas and keeps
+them on one world position (:class:`~napari_nora.workspace.state.WorkspaceState`).
+
+View 0 is napari's canvas (the main view, axial). The layout's other views are
+:class:`~napari_nora.widgets.ortho_view.OrthoView` canvases placed with it in a grid that
+replaces the canvas in napari's central widget. Each view syncs only the axes it slices along
+(its ``dims.not_displayed``); the crosshair shows the shared point in every 2D view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QGridLayout, QWidget
+
+from napari_nora import display, settings
+from napari_nora.viewer_hook import _target_image
+from napari_nora.widgets import ortho_mouse, ortho_overlays, workspace_keys
+from napari_nora.widgets.ortho_view import OrthoView, stabilize_gl
+from napari_nora.workspace.layouts import LAYOUTS, dims_order
+from napari_nora.workspace.readout import format_readout, readout
+from napari_nora.workspace.state import Workspace
+
+
+#: smallest view size in pixels (napari's slider bar would otherwise claim ~250 px each)
+MIN_VIEW_PX = 60
+#: 3D view direction in napari world (S, A, R): looking down-back-left at the head
+VIEW_3D = (-0.45, -1.0, -0.55)
+
+
+class MainView:
+    """napari's own canvas as a workspace view."""
+
+    kind = "axial"
+
+    def __init__(self, viewer):
+        self.model = viewer
+
+    @property
+    def qt_viewer(self):  # looked up, not held: napari owns and closes it
+        return self.model.window._qt_viewer
+
+
+def workspace_for(viewer, *, create: bool = True):
+    """The workspace controller of ``viewer`` (made on first use); other tools connect to its
+    ``hooks`` (ROI drawing, subject stepping, undo/redo) and ``state``."""
+    ctl = getattr(viewer, "_nora_workspace", None)
+    if ctl is None and create:
+        ctl = WorkspaceController(viewer)
+    return ctl
+
+
+class WorkspaceController:
+    def __init__(self, viewer, workspace: Workspace | None = None):
+        self.viewer = viewer
+        self.workspace = workspace or Workspace()
+        self.state, self.hooks = self.workspace.state, self.workspace.hooks
+        self.main = MainView(viewer)
+        self.views: list = [self.main]
+        self._container: QWidget | None = None
+        self._grid: QGridLayout | None = None
+        viewer._nora_workspace = self
+        self._help = ortho_overlays.add_help_overlay(viewer)
+        self._decorate(self.main)
+        self.state.position = tuple(float(p) for p in viewer.dims.point)
+        self.state.events.position.connect(self._on_position_changed)
+        self.state.events.layout.connect(self._on_layout_changed)
+        self.state.events.crosshair.connect(self._on_crosshair_toggled)
+        viewer.dims.events.ndim.connect(self._on_main_ndim)
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        viewer.scene.camera.events.orientation.connect(self._copy_orientation)
+        self.hooks.settings_requested.connect(self._show_settings)
+        for layer in viewer.layers:
+            self._on_layer_inserted(type("E", (), {"value": layer})())
+        self._on_layout_changed()
+
+    # --- views ------------------------------------------------------------------------
+    def _decorate(self, view) -> None:
+        model = view.model
+        flat = view.kind != "3d"
+        if flat and view.kind != "mosaic":
+            view.crosshair = ortho_overlays.add_crosshair(model)
+            view.crosshair.visible = self.state.crosshair
+            ortho_overlays.show_scale_bar(model)
+        if flat:
+            ortho_overlays.add_orientation_labels(model, gridded=view.kind == "mosaic")
+        ortho_mouse.install(view, self)
+        workspace_keys.bind(model, self)
+        model.dims.events.point.connect(lambda e=None, v=view: self._on_view_point(v))
+
+    def _sliced_axes(self, view) -> list[int]:
+        dims = view.model.dims
+        lead = max(0, dims.ndim - 3)
+        if view.kind in ("mosaic", "3d"):
+            return [a for a in dims.not_displayed if a < lead]
+        return list(dims.not_displayed)
+
+    def _on_layout_changed(self, event=None) -> None:
+        layout = LAYOUTS[self.state.layout]
+        kept = {v.kind: v for v in self.views[1:]}
+        wanted = {spec.kind for spec in layout.views[1:]}
+        for kind in [k for k in kept if k not in wanted]:
+            kept.pop(kind).close()  # views a layout drops are closed: no hidden work or memory
+        for view in kept.values():
+            self._grid.removeWidget(view.qt_viewer)
+        self.views = [self.main]
+        self.viewer.dims.ndisplay = 2
+        order = dims_order("axial", self.viewer.dims.ndim)
+        if self.viewer.dims.ndim >= 3 and tuple(self.viewer.dims.order) != order:
+            self.viewer.dims.order = order
+        if len(layout.views) > 1 and self._container is None:
+            self._install_grid()
+        grid = self._grid
+        if grid is not None:
+            for r in range(4):
+                grid.setRowStretch(r, 0)
+                grid.setColumnStretch(r, 0)
+            rows, cols = layout.shape
+            spec0 = layout.views[0]
+            grid.addWidget(self.main.qt_viewer, spec0.row, spec0.col, spec0.rowspan, spec0.colspan)
+            self.main.qt_viewer.setMinimumSize(MIN_VIEW_PX, MIN_VIEW_PX)
+        for spec in layout.views[1:]:
+            view = kept.get(spec.kind)
+            if view is None:
+                view = OrthoView(self.viewer, spec.kind)
+                view.model.scene.camera.orientation2d = self.viewer.scene.camera.orientation2d
+                self._decorate(view)
+                stabilize_gl(view.qt_viewer)
+            self.views.append(view)
+            view.qt_viewer.setMinimumSize(MIN_VIEW_PX, MIN_VIEW_PX)  # slider bars may shrink
+            grid.addWidget(view.qt_viewer, spec.row, spec.col, spec.rowspan, spec.colspan)
+            self._push_position(view)
+        if grid is not None:
+            rows, cols = layout.shape
+            for r in range(rows):
+                grid.setRowStretch(r, 1)
+            for c in range(cols):
+                grid.setColumnStretch(c, 1)
+        self._on_position_changed()
+        self.reset_views()
+        QTimer.singleShot(0, self.reset_views)  # again once Qt has sized the new canvases
+
+    def _install_grid(self) -> None:
+        qt_window = self.viewer.window._qt_window
+        central = qt_window.centralWidget()
+        outer = central.layout()
+        main_qtv = self.main.qt_viewer
+        index = outer.indexOf(main_qtv)
+        outer.removeWidget(main_qtv)
+        container = QWidget()
+        grid = QGridLayout(container)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        outer.insertWidget(max(index, 0), container)
+        grid.addWidget(main_qtv, 0, 0)
+        stabilize_gl(main_qtv)
+        self._container, self._grid = container, grid
+
+    def reset_views(self) -> None:
+        for view in self.views:
+            view.model.reset_view()
+            if view.kind == "3d":  # from the front, above and to the patient's right
+                view.model.scene.camera.set_view_direction(VIEW_3D, up_direction=(1.0, 0.0, 0.0))
+
+    def view_of_kind(self, kind: str):
+        return next((v for v in self.views[1:] if v.kind == kind), None)
+
+    # --- position ---------------------------------------------------------------------
+    def _clamp(self, axis: int, value: float) -> float:
+        rng = self.viewer.dims.range[axis]
+        return float(np.clip(value, rng.start, rng.stop))
+
+    def _on_view_point(self, view) -> None:
+        axes = [a for a in self._sliced_axes(view) if a < len(self.state.position)]
+        point = view.model.dims.point
+        if axes:
+            self.state.set_axes(axes, [point[a] for a in axes])
+
+    def _push_position(self, view) -> None:
+        pos = self.state.position
+        axes = [a for a in self._sliced_axes(view) if a < len(pos) and a < view.model.dims.ndim]
+        cur = view.model.dims.point
+        if any(abs(cur[a] - pos[a]) > 1e-9 for a in axes):
+            view.model.dims.set_point(axes, [pos[a] for a in axes])
+
+    def _on_position_changed(self, event=None) -> None:
+        for view in self.views:
+            self._push_position(view)
+            overlay = getattr(view, "crosshair", None)
+            if overlay is not None:
+                overlay.point = tuple(self.state.position)
+
+    def _on_main_ndim(self, event=None) -> None:
+        ndim = self.viewer.dims.ndim
+        self.state.position = tuple(float(p) for p in self.viewer.dims.point[:ndim])
+        order = dims_order("axial", ndim)
+        if ndim >= 3 and tuple(self.viewer.dims.order) != order:
+            self.viewer.dims.order = order
+
+    def _on_layer_inserted(self, event) -> None:
+        layer = event.value
+        if "affine_vox2ras" in (layer.metadata or {}) and layer.ndim >= 3:
+            try:  # our readers work in mm: the scale bar then reads mm
+                units = list(layer.units)
+                units[-3:] = ["mm"] * 3
+                layer.units = units
+            except Exception:  # noqa: BLE001 - units are cosmetic
+                pass
+        self.state.position = tuple(float(p) for p in self.viewer.dims.point)
+
+    def move_crosshair(self, view, event) -> None:
+        point = np.asarray(event.position, float)
+        if view.kind == "mosaic":
+            tile = self._mosaic_tile(view, getattr(event, "viewbox", None))
+            if tile is None:
+                return
+            axis = self.viewer.dims.ndim - 3
+            point[axis] = view.tile_positions[tile]
+        n = min(len(point), self.viewer.dims.ndim)
+        self.state.set_axes(range(n), [self._clamp(a, point[a]) for a in range(n)])
+
+    def _mosaic_tile(self, view, grid_coords):
+        if grid_coords is None or not view.tile_positions:
+            return None
+        layers = view.model.layers
+        for coords, indices in view.model.canvas.grid.iter_viewboxes(layers):
+            if tuple(coords) == tuple(grid_coords) and len(indices):
+                return getattr(layers[indices[0]], "_nora_tile", None)
+        return None
+
+    def step_slice(self, view, n_steps: int) -> None:
+        if not n_steps:
+            return
+        axis = view.model.dims.not_displayed[-1]
+        rng = self.viewer.dims.range[axis]
+        value = self.state.position[axis] + n_steps * (rng.step or 1.0)
+        self.state.set_axes([axis], [self._clamp(axis, value)])
+
+    def set_active_view(self, view) -> None:
+        if view in self.views:
+            self.state.active_view = self.views.index(view)
+
+    # --- appearance -------------------------------------------------------------------
+    def window_level_target(self, view, *, shift: bool):
+        layer = _target_image(self.viewer)
+        if layer is None or layer.rgb:
+            return None
+        if shift and view is not self.main:
+            mirrors = view.mirrors_of(layer)
+            return mirrors[0] if mirrors else None
+        return layer
+
+    def _copy_orientation(self, event=None) -> None:
+        o2d = self.viewer.scene.camera.orientation2d
+        for view in self.views[1:]:
+            view.model.scene.camera.orientation2d = o2d
+
+    def set_convention(self, convention: str) -> None:
+        self.viewer.scene.camera.orientation2d = display.ORIENTATION_2D[convention]
+
+    def _on_crosshair_toggled(self, event=None) -> None:
+        for view in self.views:
+            overlay = getattr(view, "crosshair", None)
+            if overlay is not None:
+                overlay.visible = self.state.crosshair
+
+    # --- readout, help, settings -------------------------------------------------------
+    def readout(self):
+        return readout(self.viewer.layers, self.state.position)
+
+    def readout_text(self) -> str:
+        if len(self.state.position) < 3:
+            return ""
+        return format_readout(self.state.position, self.readout())
+
+    def toggle_help(self) -> None:
+        self._help.visible = not self._help.visible
+
+    def _show_settings(self) -> None:
+        window = getattr(self.viewer, "window", None)
+        if window is None:
+            return
+        docks = window.dock_widgets
+        if "Display settings" in docks:
+            docks["Display settings"].parent().show() if docks["Display settings"].parent() else None
+            return
+        from napari_nora.widgets.display_settings import DisplaySettings
+
+        window.add_dock_widget(DisplaySettings(self.viewer), name="Display settings", area="right")
+
+
+def default_convention() -> str:
+    return settings.load()["convention"]
