@@ -1,0 +1,146 @@
+"""A process killed in the middle of an add or a delete leaves nothing half-written.
+
+A child process works on the demo archive and is killed with SIGKILL: either at a named
+checkpoint (``$NORA_CRASH_AT``, deterministic) or from outside while it copies a large file.
+After ``Archive.recover()`` the index and the disk agree, with the operation either fully done
+(it had committed) or fully undone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from nora_server.archive.models import PendingOp, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = r"""
+import sys
+from nora_server.archive import AddItem, Archive
+from nora_server.archive.db import make_engine
+url, storage, action, src = sys.argv[1:5]
+s = Archive(make_engine(url), storage).session("admin")
+if action == "add":
+    s.add_files("demo", [AddItem(src, "P001#S1", "new/big.nii"),
+                         AddItem(src, "NEWSUBJ#S1", "anat/big.nii"),
+                         AddItem(src, "P003#S1", "t2/s006.nii")], overwrite=True)
+elif action == "delete":
+    s.delete_files(["P001#S1/dwi/s003.nii.gz"], project="demo")
+elif action == "delete_study":
+    s.delete_refs("demo", ["P001#S2"])
+print("finished")
+"""
+
+
+def child(archive, action, src="", crash_at=None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NORA_CRASH_AT", None)
+    if crash_at:
+        env["NORA_CRASH_AT"] = crash_at
+    url = archive.engine.url.render_as_string(hide_password=False)
+    return subprocess.Popen([sys.executable, "-c", CHILD, url, str(archive.storage), action,
+                             str(src)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def disk_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def assert_consistent(archive):
+    """Every indexed file exists, every file on disk is indexed, no temporaries, no journal."""
+    s = archive.session("admin")
+    root = archive.storage / "demo"
+    indexed = {str(f.abspath.relative_to(root)) for f in s.select_files("demo")}
+    assert disk_files(root) == indexed
+    assert not [p for p in root.rglob("*") if ".nora-" in p.name]
+    with archive.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(PendingOp)).scalar() == 0
+
+
+@pytest.fixture
+def big(tmp_path):
+    path = tmp_path / "big.nii"
+    with open(path, "wb") as f:
+        f.truncate(8 << 20)  # sparse: cheap to make, eight 1 MiB copy chunks
+    return path
+
+
+@pytest.mark.parametrize("crash_at,committed", [
+    ("add:copying", False), ("add:copied", False), ("add:moved", False),
+    ("add:committed", True)])
+def test_killed_add(demo, big, crash_at, committed):
+    old = (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes()
+    proc = child(demo, "add", big, crash_at)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    with demo.engine.connect() as conn:  # the crash left its journal entry behind
+        assert conn.execute(select(func.count()).select_from(PendingOp)).scalar() == 1
+    assert len(demo.recover()) == 1
+    assert_consistent(demo)
+    s = demo.session("admin")
+    new = s.select_files("demo", "new/big.nii") + s.select_files("demo", "NEWSUBJ#*/*")
+    replaced = (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes()
+    if committed:
+        assert [f.size for f in new] == [8 << 20, 8 << 20]
+        assert replaced == bytes(8 << 20)
+    else:
+        assert new == [] and replaced == old
+        assert not (demo.storage / "demo/P001/S1/new").exists()
+        assert not (demo.storage / "demo/NEWSUBJ").exists()
+
+
+@pytest.mark.parametrize("action,target", [("delete", "P001#S1/dwi/s003.nii.gz"),
+                                           ("delete_study", "P001#S2/MPR_t1/s001.nii")])
+def test_killed_delete_is_undone(demo, action, target):
+    proc = child(demo, action, crash_at="delete:moved")
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    s = demo.session("admin")
+    info = s.file_info(target, project="demo")
+    assert not info.abspath.exists()  # moved aside, entry still there: inconsistent until...
+    demo.recover()
+    assert info.abspath.exists()
+    assert_consistent(demo)
+
+
+def test_sigkill_from_outside_during_a_large_copy(demo, tmp_path):
+    src = tmp_path / "huge.nii"
+    with open(src, "wb") as f:
+        f.truncate(2 << 30)  # sparse 2 GiB: the copy takes seconds
+    proc = child(demo, "add", src)
+    target = demo.storage / "demo/P001/S1/new"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        temps = list(target.glob(".nora-tmp-*")) if target.exists() else []
+        if temps and temps[0].stat().st_size > (4 << 20):
+            break
+        assert proc.poll() is None, "the copy finished before it could be interrupted"
+        time.sleep(0.01)
+    else:
+        pytest.fail("the child never started copying")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert list(target.glob(".nora-tmp-*"))  # half a file is lying there...
+    demo.recover()
+    assert_consistent(demo)  # ...and is gone, with no index entry
+    assert not target.exists()
+
+
+def test_recover_leaves_live_operations_alone(demo):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    plan = {"op": "x" * 32, "mkdirs": [], "temps": [], "moves": [], "discard": []}
+    with demo.engine.begin() as conn:
+        for op, pid in (("a" * 32, os.getpid()), ("b" * 32, dead.pid)):
+            conn.execute(insert(PendingOp), [{"id": op, "host": os.uname().nodename, "pid": pid,
+                                              "state": "started", "plan": dict(plan, op=op),
+                                              "created": utcnow()}])
+    assert demo.recover() == ["b" * 32]
+    assert demo.recover(force=True) == ["a" * 32]

@@ -1,0 +1,137 @@
+"""The filter-bar language: one parser, checked against every example in nora-docs.txt.
+
+Each DOC_EXAMPLES row: (where the example is in the docs, bar column, text, expected parse,
+expected PID#SID rows on the demo project).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nora_server.archive import FilterError, PermissionDenied
+from nora_server.archive.filters import Filter, Term, parse
+from nora_server.archive.models import Study
+from nora_server.archive.query import register_job_filter
+
+T = Term
+ALL = ["P001#S1", "P001#S2", "P002#S1", "P003#S1"]
+
+DOC_EXAMPLES = [
+    ("Filterbars: given name starts with A or B", "name", "A B",
+     ((T("", "A"),), (T("", "B"),)), ["P001#S1", "P001#S2", "P002#S1"]),
+    ("file search: all studies that have a T1 from a trio", "files", "t1_trio*/s0*.nii",
+     ((T("", "t1_trio*/s0*.nii"),),), ["P001#S1", "P002#S1"]),
+    ("file search: multiple queries", "files", "t1_trio*/s0*.nii MPR_t1*/s*.nii",
+     ((T("", "t1_trio*/s0*.nii"),), (T("", "MPR_t1*/s*.nii"),)), ALL),
+    ("file search restricted by study tag", "files", "t1_tri*/s0*.nii & STAG:control",
+     ((T("", "t1_tri*/s0*.nii"), T("STAG", "control")),), ["P001#S1"]),
+    ("special attribute: studies with tag control", "files", "STAG:control",
+     ((T("STAG", "control"),),), ["P001#S1", "P003#S1"]),
+    ("special attribute: subjects with an erroneous job", "id", "JOB:e",
+     ((T("JOB", "e"),),), []),
+    ("batch FILE argument pattern", "files", "t1*/s0__.nii",
+     ((T("", "t1*/s0__.nii"),),), ["P001#S1", "P002#S1"]),
+    ("batch FILE argument pattern (three underscores)", "files", "t1*/s0___.nii",
+     ((T("", "t1*/s0___.nii"),),), []),
+]
+
+# The attributes the docs name without an example value, and the grammar's corners.
+MORE = [
+    ("id", "PTAG:vip", ((T("PTAG", "vip"),),), ["P002#S1"]),
+    ("id", "FTAG:good", ((T("FTAG", "good"),),), ["P001#S1"]),
+    ("desc", "SDESC:MRI", ((T("SDESC", "MRI"),),), ["P001#S1", "P001#S2", "P003#S1"]),
+    ("desc", 'SDESC:"MRI follow"', ((T("SDESC", "MRI follow"),),), ["P001#S2"]),
+    ("desc", "SDESC:MRI & PTAG:vip", ((T("SDESC", "MRI"), T("PTAG", "vip")),), []),
+    ("id", "stag:young", ((T("STAG", "young"),),), ["P003#S1"]),
+    ("id", "P003 P001 & STAG:control", ((T("", "P003"),), (T("", "P001"), T("STAG", "control"))),
+     ["P001#S1", "P003#S1"]),
+    ("id", "P002&STAG:patient", ((T("", "P002"), T("STAG", "patient")),), ["P002#S1"]),
+    ("id", "P0_1", ((T("", "P0_1"),),), ["P001#S1", "P001#S2"]),
+    ("id", "p00", ((T("", "p00"),),), ALL),
+    ("name", "a", ((T("", "a"),),), ["P001#S1", "P001#S2"]),
+    ("date", "2020", ((T("", "2020"),),), ["P001#S1", "P002#S1"]),
+    ("date", "2020-06 2022", ((T("", "2020-06"),), (T("", "2022"),)), ["P002#S1", "P003#S1"]),
+    ("birth", "19*-05", ((T("", "19*-05"),),), ["P002#S1"]),
+    ("modality", "CT", ((T("", "CT"),),), ["P002#S1"]),
+    ("study", "S2", ((T("", "S2"),),), ["P001#S2"]),
+    ("desc", "100%", ((T("", "100%"),),), []),
+    ("files", "*.json", ((T("", "*.json"),),), ["P001#S1", "P003#S1"]),
+    ("files", "", (), ALL),
+]
+
+
+@pytest.mark.parametrize("where,column,text,groups,_", DOC_EXAMPLES,
+                         ids=[r[0] for r in DOC_EXAMPLES])
+def test_parse_doc_examples(where, column, text, groups, _):
+    assert parse(text) == Filter(groups)
+
+
+@pytest.mark.parametrize("column,text,groups,_", MORE, ids=[r[1] for r in MORE])
+def test_parse_more(column, text, groups, _):
+    assert parse(text) == Filter(groups)
+
+
+def test_demo_rows_doc_examples(demo):
+    s = demo.session("member")
+    for where, column, text, _, expected in DOC_EXAMPLES:
+        assert [r.ref for r in s.studies("demo", {column: text})] == expected, where
+
+
+def test_demo_rows_more(demo):
+    s = demo.session("member")
+    for column, text, _, expected in MORE:
+        assert [r.ref for r in s.studies("demo", {column: text})] == expected, text
+
+
+def test_bars_are_combined_with_and(demo):
+    s = demo.session("member")
+    rows = s.studies("demo", {"name": "A B", "files": "t1_trio*/s0*.nii"})
+    assert [r.ref for r in rows] == ["P001#S1", "P002#S1"]
+
+
+def test_subject_level(demo):
+    s = demo.session("member")
+    assert [r.ref for r in s.subjects("demo", {"files": "STAG:control"})] == ["P001", "P003"]
+
+
+def test_job_states_come_from_the_batch_runner(demo):
+    s = demo.session("member")
+    register_job_filter(lambda states: Study.key == "S2" if "e" in states else Study.key == "")
+    try:
+        assert [r.ref for r in s.studies("demo", {"id": "JOB:e"})] == ["P001#S2"]
+        assert [r.ref for r in s.studies("demo", {"id": "JOB:q"})] == []
+    finally:
+        register_job_filter(None)
+
+
+def test_identity_filters_follow_the_role(demo):
+    member, reader = demo.session("member"), demo.session("reader")
+    # the real patient ID XYZ300 of P003 is searchable only for roles that may see it
+    assert [r.ref for r in member.studies("demo", {"id": "XYZ"})] == ["P003#S1"]
+    assert reader.studies("demo", {"id": "XYZ"}) == []
+    with pytest.raises(PermissionDenied, match="identities"):
+        reader.studies("demo", {"name": "A"})
+    # special attributes in an identity column need no identity
+    assert len(reader.studies("demo", {"name": "STAG:control"})) == 2
+
+
+@pytest.mark.parametrize("text,message", [
+    ("& A", "between two terms"), ("A &", "ends with '&'"), ("A && B", "between two terms"),
+    ("STAG:", "needs a value"), ("JOB:x", "JOB:q"), ('SDESC:"open', "unbalanced quote"),
+])
+def test_parse_errors_say_what_to_do(text, message):
+    with pytest.raises(FilterError, match=message):
+        parse(text)
+
+
+def test_unknown_column(demo):
+    with pytest.raises(FilterError, match="unknown filter column"):
+        demo.session("member").studies("demo", {"colour": "red"})
+
+
+def test_count_and_pages(demo):
+    s = demo.session("member")
+    assert s.count_studies("demo") == 4
+    assert s.count_studies("demo", {"files": "STAG:control"}) == 2
+    assert s.count_studies("demo", {"name": "A"}, level="subject") == 1
+    assert [r.ref for r in s.studies("demo", limit=2, offset=1)] == ["P001#S2", "P002#S1"]

@@ -1,0 +1,118 @@
+"""Create a project from existing data; re-scan; the schema migrations; read-only SQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from nora_server.archive import ArchiveError, NotFound
+from nora_server.archive.db import check_schema, current_revision, downgrade, head_revision, \
+    upgrade
+from nora_server.archive.exportmeta import export_meta
+from nora_server.archive.sql import readonly_sql
+
+TREE = ["S01/2020_01/t1_mprage/s001.nii", "S01/2020_01/t1_mprage/s002.nii.gz",
+        "S01/2020_01/dwi/dwi.nii.gz", "S01/2021_06/t1_mprage/s001.nii",
+        "S02/base/flair/f.nii", "S02/base/notes.txt", "S03/v1/a/b/deep.json"]
+
+
+@pytest.fixture
+def tree(tmp_path, write):
+    root = tmp_path / "existing"
+    for rel in TREE:
+        write(root / rel, rel.encode())
+    write(root / "loose.nii")  # not inside a study folder: reported, not indexed
+    write(root / "S01/.hidden/x.nii")  # hidden: ignored
+    return root
+
+
+def test_create_project_from_existing_data(admin, tree):
+    calls = []
+    rep = admin.create_project_from_folder("legacy", tree, progress=calls.append)
+    assert (rep.subjects, rep.studies, rep.files) == (3, 4, 7)
+    assert sum(calls) == 7
+    assert any("loose.nii" in s for s in rep.skipped)
+    files = admin.select_files("legacy")
+    assert [f"{f.ref}/{f.path}" for f in files] == [
+        "S01#2020_01/dwi/dwi.nii.gz", "S01#2020_01/t1_mprage/s001.nii",
+        "S01#2020_01/t1_mprage/s002.nii.gz", "S01#2021_06/t1_mprage/s001.nii",
+        "S02#base/flair/f.nii", "S02#base/notes.txt", "S03#v1/a/b/deep.json"]
+    assert files[0].abspath == tree / "S01/2020_01/dwi/dwi.nii.gz"  # indexed in place
+    assert [f.kind for f in files] == ["nifti"] * 5 + ["text", "json"]
+    assert files[0].size == len(TREE[2])
+    # selection by pattern works on the indexed tree
+    assert len(admin.select_files("legacy", "t1*/s00_.nii*")) == 3
+
+
+def test_rescan_adds_only_new_files(admin, tree, write):
+    admin.create_project_from_folder("legacy", tree)
+    write(tree / "S01/2020_01/t1_mprage/s003.nii")
+    write(tree / "S04/new/x/y.nii")
+    rep = admin.rescan("legacy")
+    assert (rep.subjects, rep.studies, rep.files) == (1, 1, 2)
+    assert len(admin.select_files("legacy")) == 9
+
+
+def test_failed_import_leaves_no_project(admin, tree):
+    with pytest.raises(NotFound):
+        admin.create_project_from_folder("legacy", tree / "missing")
+    admin.create_project("taken")
+    with pytest.raises(ArchiveError, match="exists already"):
+        admin.create_project_from_folder("taken", tree)
+    assert [p.name for p in admin.projects()] == ["taken"]
+
+
+def test_in_place_project_files_resolve(admin, tree):
+    admin.create_project_from_folder("legacy", tree)
+    info = admin.file_info(str(tree / "S02/base/flair/f.nii"))
+    assert (info.project, info.ref, info.path) == ("legacy", "S02#base", "flair/f.nii")
+
+
+def test_exportmeta(demo):
+    s = demo.session("reader")
+    csv = export_meta(s, "demo", "*", "META/radio*.json", ["*.mask.volume", "*.mask.diameter"])
+    assert csv.splitlines() == [
+        "subject,study,radiomics1.mask.volume,radiomics1.mask.diameter,"
+        "radiomics2.mask.volume,radiomics2.mask.diameter",
+        "P001,S1,20,3,,", "P003,S1,,,20,3"]
+    everything = export_meta(s, "demo", "P003", "META/*.json")
+    assert everything.splitlines() == [
+        "subject,study,radiomics2.mask.volume,radiomics2.mask.diameter,radiomics2.id",
+        "P003,S1,20,3,P003#S1"]
+
+
+def test_readonly_sql(demo):
+    s = demo.session("admin")
+    cols, rows = readonly_sql(s, "SELECT pseudonym FROM subjects ORDER BY pseudonym")
+    assert cols == ["pseudonym"] and rows == [("P001",), ("P002",), ("P003",)]
+    for statement in ("DELETE FROM files", "DROP TABLE files", "UPDATE users SET is_admin=1",
+                      "SELECT 1; DELETE FROM files", "CREATE TABLE x (a INT)"):
+        with pytest.raises(ArchiveError):
+            readonly_sql(s, statement)
+    assert len(s.select_files("demo")) == 11
+    assert "files" in inspect(demo.engine).get_table_names()
+    assert "x" not in inspect(demo.engine).get_table_names()
+
+
+def test_migrations_down_and_up(fresh_url):
+    """A fresh database: empty -> head; the archive's own revision 0001 down to base and up
+    again (later revisions belong to other packages and are tested there)."""
+    from sqlalchemy import text
+
+    from nora_server.archive.db import DatabaseError, make_engine
+
+    eng = make_engine(fresh_url)
+    try:
+        with pytest.raises(DatabaseError, match="noractl db upgrade"):
+            check_schema(eng)
+        upgrade(eng, "0001")
+        assert {"projects", "files", "rights"} <= set(inspect(eng).get_table_names())
+        downgrade(eng, "base")
+        assert set(inspect(eng).get_table_names()) <= {"alembic_version"}
+        upgrade(eng)
+        assert current_revision(eng) == head_revision()
+        check_schema(eng)
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM files")).scalar() == 0
+    finally:
+        eng.dispose()
