@@ -1,0 +1,202 @@
+"""The batch runner on the archive: targets from the subject/study table, files from the index,
+OUT files registered with their tags, saved batches, the autoexecution queue, ``JOB:`` filters.
+
+The file source and registrar are small picklable records (database URL, storage root, user):
+inside a job they open the archive once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+
+from nora_server.archive.errors import NotFound
+from nora_server.archive.models import Study, StudyTag, Subject, SubjectTag
+from nora_server.archive.names import split_ref
+from nora_server.archive.query import register_job_filter
+from nora_server.batch.model import BatchError, parse_batch
+from nora_server.batch.resolve import StudyInfo, Target
+from nora_server.batch.tables import GridJob
+
+JOB_LETTERS = {"q": "queued", "r": "running", "e": "error", "c": "cancelled", "d": "done"}
+_SESSIONS: dict = {}
+
+
+@dataclass(frozen=True)
+class ArchiveAccess:
+    """How a job reaches the archive as the launching user: through the site's ``nora.toml``
+    (``config``; no password lands in job files), else a database URL and storage root."""
+    user: str
+    config: str | None = None
+    database: str = ""
+    storage: str = ""
+
+    @classmethod
+    def of(cls, session, config=None) -> "ArchiveAccess":
+        if config:
+            return cls(session.user, str(config))
+        return cls(session.user, None, session.engine.url.render_as_string(hide_password=False),
+                   str(session.archive.storage))
+
+    def session(self):
+        key = (self.user, self.config, self.database, self.storage)
+        if key not in _SESSIONS:
+            from nora_server.archive.core import Archive
+            from nora_server.archive.db import make_engine
+            if self.config:
+                from nora_server.config import load_settings
+                archive = Archive.from_settings(load_settings(self.config), check=False)
+            else:
+                archive = Archive(make_engine(self.database), self.storage)
+            _SESSIONS[key] = archive.session(self.user)
+        return _SESSIONS[key]
+
+    def job_env(self) -> dict:
+        """Environment for jobs: ``nora`` on the PATH, the same user and configuration."""
+        env = {"NORA_USER": self.user,
+               "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                        os.environ.get("PATH", "/usr/bin:/bin")])}
+        if self.config:
+            env["NORA_CONFIG"] = str(self.config)
+        return env
+
+
+@dataclass(frozen=True)
+class ArchiveFiles:
+    """File source reading the archive's index (selection never walks the disk)."""
+    access: ArchiveAccess
+
+    def study_folder(self, project: str, subject: str, study: StudyInfo) -> str:
+        return str(self.access.session().project(project).root / subject / study.id)
+
+    def list_files(self, project: str, subject: str, study: StudyInfo) -> list[str]:
+        files = self.access.session().select_files(project, "*", ref=f"{subject}#{study.id}")
+        return [f.path for f in files if f.subject.lower() == subject.lower()
+                and f.study.lower() == study.id.lower()]
+
+
+@dataclass(frozen=True)
+class ArchiveRegistrar:
+    """Registers a job's OUT file in the archive index with its ``TAG(...)`` tags."""
+    access: ArchiveAccess
+
+    def __call__(self, target: Target, path: str, tags) -> None:
+        self.access.session().index_files([path], tags=list(tags))
+
+
+def archive_targets(session, project: str, *, level: str = "subject", refs=None,
+                    bars: dict | None = None) -> list[Target]:
+    """Targets of ``project``: the subjects (or studies) given by ``refs`` (``PID`` or
+    ``PID#SID``), else those matching the filter ``bars``, else all. A subject target carries
+    all of its studies (with date, tags, description) for the study selectors."""
+    proj = session.project(project)  # checks the user may read the project
+    with session.engine.connect() as conn:
+        rows = conn.execute(
+            select(Subject.id, Subject.pseudonym, Study.id, Study.key, Study.study_date,
+                   Study.description)
+            .join(Study, Study.subject_id == Subject.id)
+            .where(Subject.project_id == _project_id(conn, proj.name))
+            .order_by(Subject.pseudonym, Study.study_date, Study.key)).all()
+        stags, ptags = {}, {}
+        study_ids = [r[2] for r in rows]
+        for k in range(0, len(study_ids), 900):
+            for sid, tag in conn.execute(select(StudyTag.study_id, StudyTag.tag).where(
+                    StudyTag.study_id.in_(study_ids[k:k + 900]))):
+                stags.setdefault(sid, []).append(tag)
+        subj_ids = sorted({r[0] for r in rows})
+        for k in range(0, len(subj_ids), 900):
+            for sid, tag in conn.execute(select(SubjectTag.subject_id, SubjectTag.tag).where(
+                    SubjectTag.subject_id.in_(subj_ids[k:k + 900]))):
+                ptags.setdefault(sid, []).append(tag)
+    subjects: dict = {}
+    for subj_id, pseud, st_id, key, date, desc in rows:
+        info = StudyInfo(key, date.isoformat() if date else "", tuple(stags.get(st_id, ())),
+                         desc or "")
+        subjects.setdefault(pseud, (subj_id, []))[1].append((st_id, info))
+    if refs is not None:
+        wanted = [split_ref(r) for r in refs]
+    elif bars:
+        wanted = [(r.subject, r.study if level == "study" else None)
+                  for r in session.studies(project, bars)]
+    else:
+        wanted = [(p, None) for p in subjects]
+    out, seen = [], set()
+    lower = {p.lower(): p for p in subjects}
+    for pid, sid in wanted:
+        pseud = lower.get(pid.lower())
+        if pseud is None:
+            raise NotFound(f"no subject {pid!r} (with studies) in project {project!r}")
+        subj_id, studies = subjects[pseud]
+        infos = tuple(i for _, i in studies)
+        tags = tuple(ptags.get(subj_id, ()))
+        if level == "subject":
+            if pseud not in seen:
+                seen.add(pseud)
+                out.append(Target(project, pseud, infos, None, tags, subj_id))
+            continue
+        chosen = [(st_id, i) for st_id, i in studies if sid is None or i.id.lower() == sid.lower()]
+        if sid is not None and not chosen:
+            raise NotFound(f"no study {pid}#{sid} in project {project!r}")
+        for st_id, i in chosen:
+            if (pseud, i.id) not in seen:
+                seen.add((pseud, i.id))
+                out.append(Target(project, pseud, infos, i.id, tags, subj_id, st_id))
+    return out
+
+
+def _project_id(conn, name: str) -> int:
+    from nora_server.archive.models import Project
+    return conn.execute(select(Project.id).where(Project.name == name)).scalar_one()
+
+
+def save_batch(session, project: str, doc: dict) -> str:
+    """Validate and store a batch as a JSON document of the project (kind ``batch``)."""
+    batch = parse_batch(doc)
+    session.save_document("batch", batch.name, batch.to_dict(), project=project)
+    return batch.name
+
+
+def load_batch(session, project: str, name: str) -> dict:
+    return session.document("batch", name, project=project)
+
+
+def autoexec_batch(session, project: str, queue: str = "DEFAULT") -> dict:
+    """The project's autoexecution queue as ONE batch: the saved batches it lists, their jobs
+    concatenated in order. The queue lives in the project's ``settings`` document ``autoexec``:
+    ``{"DEFAULT": ["batch name", ...], "other queue": [...]}``."""
+    try:
+        queues = session.document("settings", "autoexec", project=project)
+    except NotFound:
+        raise BatchError(f"project {project!r} has no autoexecution queue: save a settings "
+                         "document 'autoexec' such as {\"DEFAULT\": [\"my batch\"]}") from None
+    names = queues.get(queue) if isinstance(queues, dict) else None
+    if not names:
+        raise BatchError(f"project {project!r}: autoexecution queue {queue!r} is empty or unknown "
+                         f"(queues: {', '.join(queues) if isinstance(queues, dict) else 'none'})")
+    batches = [parse_batch(load_batch(session, project, n)) for n in names]
+    levels = {b.level for b in batches}
+    if len(levels) > 1:
+        raise BatchError(f"autoexecution queue {queue!r} mixes subject and study level batches")
+    jobs = [j.to_dict() for b in batches for j in b.jobs]
+    return {"name": f"autoexec:{queue}", "level": levels.pop(), "jobs": jobs,
+            "resources": batches[0].resources}
+
+
+def job_clause(letters: str):
+    """SQL clause on Study.id / Subject.id: the latest grid job of the study (or subject) is in
+    one of the states ``letters`` (q queued, r running, e error, c cancelled, d done)."""
+    states = [JOB_LETTERS[c] for c in letters.lower() if c in JOB_LETTERS]
+    latest = select(func.max(GridJob.id)).group_by(GridJob.subject_id, GridJob.study_id)
+    hit = (GridJob.id.in_(latest), GridJob.state.in_(states))
+    by_study = select(GridJob.study_id).where(*hit, GridJob.study_id.isnot(None))
+    by_subject = select(GridJob.subject_id).where(*hit, GridJob.study_id.is_(None))
+    return or_(Study.id.in_(by_study), Subject.id.in_(by_subject))
+
+
+def install_job_filter() -> None:
+    """Let the archive's filter bars answer ``JOB:q|r|e`` (call once per process)."""
+    register_job_filter(job_clause)

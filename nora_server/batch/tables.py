@@ -1,0 +1,59 @@
+"""The job table (NORA's ``gridjobs``) and launches, on the archive's declarative ``Base``.
+
+One launch is one submitted batch (one Slurm array); one grid job is one array task: the batch's
+jobs, in order, for one subject (or study). States: ``queued``, ``running``, ``done``,
+``error``, ``cancelled``. The schema comes with the Alembic migration ``b001`` in the archive's
+history (``noractl db upgrade``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nora_server.archive.models import MYSQL, Base, utcnow
+
+
+class BatchLaunch(Base):
+    __tablename__ = "batch_launches"
+    __table_args__ = (MYSQL,)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(128), index=True)
+    user: Mapped[str] = mapped_column(String(128), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    batch: Mapped[dict] = mapped_column(JSON)
+    scheduler: Mapped[str] = mapped_column(String(16))       # local | slurm
+    resources: Mapped[dict] = mapped_column(JSON)
+    folder: Mapped[str] = mapped_column(String(1024))        # submitit folder + spec + status
+    parent_id: Mapped[str | None] = mapped_column(String(32))  # re-run of this launch
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GridJob(Base):
+    __tablename__ = "gridjobs"
+    __table_args__ = (Index("ix_gridjobs_project_state", "project", "state"), MYSQL)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    launch_id: Mapped[str] = mapped_column(ForeignKey("batch_launches.id", ondelete="CASCADE"),
+                                           index=True)
+    task_index: Mapped[int] = mapped_column(Integer)
+    project: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(128))
+    study: Mapped[str | None] = mapped_column(String(128))
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subjects.id", ondelete="SET NULL"), index=True)
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="SET NULL"), index=True)
+    batch_name: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    scheduler: Mapped[str] = mapped_column(String(16))
+    scheduler_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    submitted: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(DateTime)
+    finished: Mapped[datetime | None] = mapped_column(DateTime)
+    checked: Mapped[datetime | None] = mapped_column(DateTime)   # last answer from the scheduler
+    log_out: Mapped[str] = mapped_column(String(1024), default="")
+    log_err: Mapped[str] = mapped_column(String(1024), default="")
+    status_path: Mapped[str] = mapped_column(String(1024), default="")
+    message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,210 @@
+"""Batches on the archive through the command line: targets from the subject/study table, OUT
+files registered with their tags, ``nora`` inside jobs, the job table on SQLite and MariaDB,
+``JOB:e`` filters, re-runs, the autoexecution queue, ``noractl test slurm``."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from nora_server.archive import AddItem, Archive
+from nora_server.archive.admin import ensure_user
+from nora_server.archive.db import make_engine, upgrade
+from nora_server.cli.batch_commands import noractl_main, nora_main
+
+MARIADB = os.environ.get("NORA_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+
+COPY_AND_QUERY = {"name": "copy and query", "level": "subject", "jobs": [
+    {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+     "args": [{"type": "FILE", "pattern": "t1*/s0*.nii", "study": "last"},
+              {"type": "OUT", "name": "derived/t1copy.nii TAG(copy, auto)", "study": "last"}]},
+    {"name": "ask nora", "type": "bash",
+     "code": "nora -p demo -s \"$NORA_SUBJECT#*/derived/t1copy.nii\" > $o1",
+     "args": [{"type": "OUT", "name": "derived/found.txt", "study": "last"}]}]}
+
+
+def _database(backend, tmp_path):
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'nora.sqlite'}", lambda: None
+    name = f"nora_test_batch_{uuid.uuid4().hex[:10]}"
+    server = create_engine(MARIADB)
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_general_ci"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"MariaDB is not reachable at {MARIADB}: {exc}")
+
+    def drop():
+        with server.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()
+    return f"{MARIADB}/{name}", drop
+
+
+def _site(tmp_path, monkeypatch, backend="sqlite", executor="local", extra=""):
+    """A site with project ``demo``: P001 (two MR studies), P002 (one), P003 (CT only)."""
+    url, drop = _database(backend, tmp_path)
+    engine = make_engine(url)
+    upgrade(engine)
+    ensure_user(engine, "admin", is_admin=True)
+    archive = Archive(engine, tmp_path / "storage")
+    archive.storage.mkdir()
+    admin = archive.session("admin")
+    admin.create_project("demo")
+    src = tmp_path / "src"
+    items = []
+    for ref, rel in [("P001#S1", "t1/s001.nii"), ("P001#S2", "t1/s001.nii"),
+                     ("P002#S1", "t1/s001.nii"), ("P003#S1", "ct/ct.nii")]:
+        f = src / ref.replace("#", "_") / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"{ref} {rel}")
+        items.append(AddItem(f, ref, rel))
+    admin.add_files("demo", items, study_info={
+        "P001#S1": {"study_date": "2020-01-10"}, "P001#S2": {"study_date": "2021-03-04"},
+        "P002#S1": {"study_date": "2020-06-01"}, "P003#S1": {"study_date": "2022-09-09"}})
+    config = tmp_path / "nora.toml"
+    config.write_text(f'[archive]\ndatabase = "{url}"\nstorage = "{archive.storage}"\n'
+                      f'[batch]\nexecutor = "{executor}"\nfolder = "{tmp_path / "jobs"}"\n'
+                      + extra)
+    monkeypatch.setenv("NORA_CONFIG", str(config))
+    monkeypatch.setenv("NORA_USER", "admin")
+    return archive, admin, drop
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def site(request, tmp_path, monkeypatch):
+    archive, admin, drop = _site(tmp_path, monkeypatch, request.param)
+    yield archive, admin
+    archive.dispose()
+    drop()
+
+
+def test_cli_launch_registers_outputs_and_nora_works_in_jobs(site, capsys):
+    archive, admin = site
+    code = nora_main(["-p", "demo", "--launch", json.dumps(COPY_AND_QUERY),
+                      "--handle_job_result"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.rstrip().endswith("DONE")
+    assert "launched" in out and "3 job(s) on local" in out
+    # OUT files are in the archive index with their tags (job 1 registered before job 2 ran)
+    copies = admin.select_files("demo", "derived/t1copy.nii", with_tags=True)
+    assert [(f.subject, f.study) for f in copies] == [("P001", "S2"), ("P002", "S1")]
+    assert set(copies[0].tags) == {"copy", "auto"}
+    assert copies[0].abspath.read_text() == "P001#S2 t1/s001.nii"  # 'last' study by date
+    found = archive.storage / "demo" / "P001" / "S2" / "derived" / "found.txt"
+    assert found.read_text().strip() == str(copies[0].abspath)  # `nora -s` inside the job
+    # P003 has no T1: its job is an error, the filter bar finds it with JOB:e
+    assert "P003" in err and "t1*/s0*.nii" in err
+    from nora_server.batch.archive_link import install_job_filter
+    install_job_filter()
+    assert [r.ref for r in admin.studies("demo", {"id": "JOB:e"})] == ["P003#S1"]
+    assert {r.subject for r in admin.subjects("demo", {"id": "JOB:e"})} == {"P003"}
+
+
+def test_jobs_list_log_kill_and_rerun(tmp_path, monkeypatch, capsys):
+    archive, admin, drop = _site(tmp_path, monkeypatch)
+    try:
+        assert nora_main(["-p", "demo", "--launch", json.dumps(
+            {"batch": COPY_AND_QUERY, "select": ["P002", "P003"]}), "--throwerror"]) == 1
+        out = capsys.readouterr().out
+        launch_id = out.split()[1].rstrip(":")
+        assert nora_main(["jobs", "-p", "demo", "--state", "e"]) == 0
+        listing = capsys.readouterr().out.splitlines()
+        assert len(listing) == 1 and "P003" in listing[0] and "error" in listing[0]
+        job_id = int(listing[0].split()[0])
+        assert nora_main(["jobs", "--log", str(job_id)]) == 0
+        assert "matched no file" in capsys.readouterr().out
+        assert nora_main(["jobs", "-p", "demo"]) == 0  # done jobs leave the default view
+        assert "P002" not in capsys.readouterr().out
+        assert nora_main(["jobs", "-p", "demo", "--all", "--json"]) == 0
+        assert {r["subject"] for r in json.loads(capsys.readouterr().out)} == {"P002", "P003"}
+        # fix the data: give P003 a T1, re-run only the failed subject
+        f = tmp_path / "p3.nii"
+        f.write_text("late T1")
+        admin.add_files("demo", [AddItem(f, "P003#S1", "t1/s001.nii")])
+        assert nora_main(["jobs", "--rerun", launch_id]) == 0
+        assert "1 job(s) re-run" in capsys.readouterr().out
+        from nora_server.cli.batch_commands import _wait, make_runner
+        from nora_server.config import load_settings
+        runner = make_runner(load_settings(), archive, admin)
+        rows = runner.jobs(project="demo", include_done=True)
+        new = [r for r in rows if r.launch_id != launch_id]
+        assert [(r.subject, r.state) for r in _wait(runner, new[0].launch_id, 60)] == \
+            [("P003", "done")]
+        # a long job, killed from the command line
+        sleeper = {"name": "sleep", "jobs": [{"type": "function", "function": "nora.sleep",
+                                              "args": [{"type": "NUMERIC", "value": 120}]}]}
+        assert nora_main(["-p", "demo", "--launch", json.dumps(sleeper), "--select",
+                          "P001"]) == 0
+        capsys.readouterr()
+        sid = runner.jobs(project="demo", states=["queued", "running"])[0].id
+        assert nora_main(["jobs", "--kill", str(sid)]) == 0
+        assert "cancelled 1 job(s)" in capsys.readouterr().out
+    finally:
+        archive.dispose()
+        drop()
+
+
+def test_saved_batch_and_autoexec_queue(tmp_path, monkeypatch, capsys):
+    archive, admin, drop = _site(tmp_path, monkeypatch)
+    try:
+        bfile = tmp_path / "batch.json"
+        bfile.write_text(json.dumps(COPY_AND_QUERY))
+        assert nora_main(["-p", "demo", "--savebatch", str(bfile)]) == 0
+        assert admin.documents("batch", project="demo") == ["copy and query"]
+        with pytest.raises(Exception):
+            admin.document("settings", "autoexec", project="demo")
+        assert nora_main(["-p", "demo", "--launch_autoexec", "P002"]) == 1
+        assert "no autoexecution queue" in capsys.readouterr().err
+        admin.save_document("settings", "autoexec", {"DEFAULT": ["copy and query"]},
+                            project="demo")
+        assert nora_main(["-p", "demo", "--launch_autoexec", "P002", "--throwerror",
+                          "--handle_job_result"]) == 0
+        assert capsys.readouterr().out.rstrip().endswith("DONE")
+        assert [f.subject for f in admin.select_files("demo", "derived/t1copy.nii")] == ["P002"]
+        # a saved batch launched by name, from a file
+        lfile = tmp_path / "launch.json"
+        lfile.write_text(json.dumps({"batch": "copy and query", "select": ["P001"]}))
+        assert nora_main(["-p", "demo", "--launchfile", str(lfile), "--throwerror"]) == 0
+        assert [f.subject for f in admin.select_files("demo", "derived/t1copy.nii")] == \
+            ["P001", "P002"]
+    finally:
+        archive.dispose()
+        drop()
+
+
+def test_invalid_batch_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    archive, admin, drop = _site(tmp_path, monkeypatch)
+    try:
+        assert nora_main(["-p", "demo", "--launch", '{"jobs": [{"type": "bash", '
+                          '"code": "cp $f1 $o1"}]}']) == 1
+        assert "$f1" in capsys.readouterr().err
+    finally:
+        archive.dispose()
+        drop()
+
+
+def test_slurm_batch_on_the_archive_and_noractl_test_slurm(slurm, tmp_path, monkeypatch,
+                                                          capsys):
+    archive, admin, drop = _site(tmp_path, monkeypatch, executor="slurm",
+                                 extra=f'slurm_conf = "{slurm}"\npartition = "DPXproc"\n'
+                                       'import_partition = "DPXimport"\n')
+    try:
+        assert noractl_main(["test", "slurm"]) == 0
+        out = capsys.readouterr().out
+        assert "slurm: OK" in out and "DPXimport" in out and "ran on" in out
+        assert nora_main(["-p", "demo", "--launch", json.dumps(COPY_AND_QUERY),
+                          "--handle_job_result"]) == 0
+        out = capsys.readouterr().out
+        assert "3 job(s) on slurm" in out and out.rstrip().endswith("DONE")
+        copies = admin.select_files("demo", "derived/t1copy.nii", with_tags=True)
+        assert [f.subject for f in copies] == ["P001", "P002"]
+        assert set(copies[1].tags) == {"copy", "auto"}
+    finally:
+        archive.dispose()
+        drop()

@@ -1,0 +1,66 @@
+"""Batches on submitit's local executor (the default): jobs in order, states, cancel."""
+
+from __future__ import annotations
+
+import time
+
+from tests.batch.batch_helpers import function_batch, make_storage, task_process_gone, wait_done
+
+TWO_JOBS = {"name": "two steps", "level": "subject", "resources": {"time_min": 5}, "jobs": [
+    {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+     "args": [{"type": "FILE", "pattern": "t1*/s0*.nii"},
+              {"type": "OUT", "name": "derived/t1copy.nii TAG(copy)"}]},
+    {"name": "measure", "type": "python",
+     "code": "open($o1, 'w').write(str(len(open($f1).read())) + ' ' + $s1)",
+     "args": [{"type": "FILE", "pattern": "derived/t1copy.nii"},
+              {"type": "OUT", "name": "derived/length.txt"},
+              {"type": "STRING", "value": "chars"}]},
+    {"name": "copy ct", "type": "function", "function": "nora.copy",
+     "args": [{"type": "FILE", "pattern": "ct/*.nii", "study": "last"},
+              {"type": "OUT", "name": "derived/ct.nii", "study": "last"}]}]}
+
+
+def test_jobs_run_in_order_per_subject(local_runner, storage):
+    targets = make_storage(storage, 3, missing={"S001"})
+    res = local_runner.launch(TWO_JOBS, targets, project="proj")
+    rows = wait_done(local_runner, res.launch_id, timeout=60)
+    assert {k: r.state for k, r in rows.items()} == {"S000": "done", "S001": "error",
+                                                      "S002": "done"}
+    mr = storage / "proj" / "S000" / "20200101_mr" / "derived"
+    assert (mr / "length.txt").read_text() == "7 chars"  # job 2 read job 1's output
+    assert (storage / "proj/S002/20210101_ct/derived/ct.nii").read_text() == "CT S002"
+    assert "t1*/s0*.nii" in rows["S001"].message
+    assert not (storage / "proj" / "S001" / "20200101_mr" / "derived" / "length.txt").exists()
+
+
+def test_failure_in_a_later_job_stops_that_subject(local_runner, storage):
+    targets = make_storage(storage, 1)
+    doc = {"name": "fails", "jobs": [
+        {"name": "ok", "type": "bash", "code": "echo first step"},
+        {"name": "boom", "type": "bash", "code": "echo about to fail; exit 3"},
+        {"name": "never", "type": "bash", "code": "touch $o1",
+         "args": [{"type": "OUT", "name": "never.txt"}]}]}
+    res = local_runner.launch(doc, targets, project="proj")
+    row = wait_done(local_runner, res.launch_id, timeout=60)["S000"]
+    assert row.state == "error"
+    assert "'boom'" in row.message and "status 3" in row.message
+    log = local_runner.log_text(row.id)
+    assert "first step" in log and "about to fail" in log
+    assert not (storage / "proj/S000/20200101_mr/never.txt").exists()
+
+
+def test_cancel_local_job(local_runner, storage):
+    targets = make_storage(storage, 1)
+    res = local_runner.launch(function_batch("nora.sleep", n=120), targets, project="proj")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        local_runner.refresh(launch_id=res.launch_id)
+        if [r.state for r in local_runner.jobs(launch_id=res.launch_id)] == ["running"]:
+            break
+        time.sleep(0.2)
+    assert local_runner.cancel(res.job_ids) == 1
+    row = local_runner.jobs(launch_id=res.launch_id)[0]
+    assert row.state == "cancelled" and "cancelled by tester" in row.message
+    assert task_process_gone(row)
+    local_runner.refresh(launch_id=res.launch_id)  # a cancelled job stays cancelled
+    assert local_runner.jobs(launch_id=res.launch_id)[0].state == "cancelled"
