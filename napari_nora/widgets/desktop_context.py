@@ -1,0 +1,110 @@
+"""What the NORA desktop widgets share: the archive session, the current project, the selection.
+
+The browser, autoloader, upload, batch tool, job monitor and PACS query widgets never talk to
+each other directly: each holds the same :class:`DesktopContext`, reads its attributes and
+reacts to its signals (one-way state, STYLE.md 3). The archive is reached only through
+``context.session`` (the client interface of DESIGN.md, an
+:class:`nora_server.archive.session.ArchiveSession`)::
+
+    ctx = DesktopContext.connect()                 # nora.toml from $NORA_CONFIG, user $NORA_USER
+    ctx.project_changed.connect(table.reload)
+    ctx.project = "demo"                           # emits project_changed("demo")
+    ctx.selection = ["P001#S1", "P002#S1"]         # emits selection_changed([...])
+    ctx.layers_opened.emit(layers, {"project": "demo", "ref": "P001#S1", "path": "t1/s1.nii"})
+
+Layers opened from the archive carry ``layer.metadata["nora_archive"]`` =
+``{"project", "ref" ("PID#SID"), "path" (relative to the study folder)}``; tools that save
+results next to their source (the ROI tool) read it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from psygnal import Signal
+
+#: key of ``layer.metadata`` that says where a layer came from in the archive
+ARCHIVE_KEY = "nora_archive"
+
+
+class DesktopContext:
+    """The archive session plus the desktop's current project and selection.
+
+    Parameters
+    ----------
+    session : ArchiveSession
+        The user's view of the archive; every call checks the user's rights.
+    settings : nora_server.config.Settings, optional
+        The site configuration (``settings.sections`` holds ``[dicom]``, ``[pacs.*]``,
+        ``[batch]``), for the PACS and batch widgets.
+    viewer : napari.Viewer, optional
+        The viewer files are opened into.
+    """
+
+    project_changed = Signal(object)  # new project name (str) or None
+    selection_changed = Signal(list)  # refs of the selected rows: "PID#SID" (or "PID")
+    archive_changed = Signal(str)  # a project's contents changed (upload, import, pull, tags)
+    jobs_changed = Signal(str)  # jobs of a project were launched, killed or refreshed
+    layers_opened = Signal(list, dict)  # layers opened from the archive, and their origin
+
+    def __init__(self, session, settings=None, *, viewer=None):
+        self.session = session
+        self.settings = settings
+        self.viewer = viewer
+        self._project: str | None = None
+        self._selection: list[str] = []
+
+    @classmethod
+    def connect(cls, config: str | os.PathLike | None = None, user: str | None = None, *,
+                viewer=None) -> DesktopContext:
+        """Open the archive of ``nora.toml`` (``config``, else ``$NORA_CONFIG`` or the user's
+        config folder) as ``user`` (else ``$NORA_USER`` or the login name)."""
+        from nora_server.archive.core import Archive
+        from nora_server.config import load_settings
+
+        settings = load_settings(config)
+        return cls(Archive.from_settings(settings).session(user), settings, viewer=viewer)
+
+    # -- current project ---------------------------------------------------------------
+    @property
+    def project(self) -> str | None:
+        return self._project
+
+    @project.setter
+    def project(self, name: str | None) -> None:
+        if name == self._project:
+            return
+        if name is not None:
+            self.session.role(name)  # raises NotFound for a project the user may not see
+        self._project = name
+        self._selection = []
+        self.project_changed.emit(name)
+        self.selection_changed.emit([])
+
+    def projects(self) -> list[str]:
+        """Names of the projects this user may see."""
+        return [p.name for p in self.session.projects()]
+
+    def can(self, action: str) -> bool:
+        """Whether the user may do ``action`` ("read", "identity", "write", "manage") on the project."""
+        from nora_server.archive.rights import allowed
+
+        return self._project is not None and allowed(self.session.role(self._project), action)
+
+    # -- selection in the subject/study table --------------------------------------------
+    @property
+    def selection(self) -> list[str]:
+        return list(self._selection)
+
+    @selection.setter
+    def selection(self, refs) -> None:
+        refs = list(refs)
+        if refs == self._selection:
+            return
+        self._selection = refs
+        self.selection_changed.emit(list(refs))
+
+    @property
+    def storage(self) -> Path:
+        return self.session.archive.storage
