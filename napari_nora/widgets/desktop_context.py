@@ -13,8 +13,10 @@ reacts to its signals (one-way state, STYLE.md 3). The archive is reached only t
     ctx.layers_opened.emit(layers, {"project": "demo", "ref": "P001#S1", "path": "t1/s1.nii"})
 
 Layers opened from the archive carry ``layer.metadata["nora_archive"]`` =
-``{"project", "ref" ("PID#SID"), "path" (relative to the study folder)}``; tools that save
-results next to their source (the ROI tool) read it.
+``{"project", "ref" ("PID#SID"), "path" (relative to the study folder), "config" (the
+nora.toml path, or None for the default), "user"}`` (see :meth:`DesktopContext.origin`);
+tools that save results next to their source (the ROI tool) read it and reach the archive with
+``nora_server.archive.connect(origin["config"], origin["user"])``.
 """
 
 from __future__ import annotations
@@ -104,6 +106,12 @@ class DesktopContext:
             return
         self._selection = refs
         self.selection_changed.emit(list(refs))
+
+    def origin(self, ref: str, path: str) -> dict:
+        """The ``layer.metadata["nora_archive"]`` entry for a file of this project."""
+        config = getattr(self.settings, "path", None)
+        return {"project": self._project, "ref": ref, "path": path,
+                "config": str(config) if config else None, "user": self.session.user}
 
     @property
     def storage(self) -> Path:
