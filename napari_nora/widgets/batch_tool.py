@@ -16,13 +16,12 @@ import json
 import logging
 from pathlib import Path
 
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                            QHBoxLayout, QLabel, QLineEdit, QListWidget, QMenu, QPlainTextEdit,
-                            QProgressBar, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                            QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
+                            QVBoxLayout, QWidget)
 
 from napari_nora.widgets import batch_compose as bc
-from napari_nora.widgets.batch_args import ArgRow
+from napari_nora.widgets.batch_editor import BatchEditor, single_shot
 from napari_nora.widgets.desk_worker import run_worker, running, watch
 
 log = logging.getLogger(__name__)
@@ -35,15 +34,10 @@ class BatchToolWidget(QWidget):
     def __init__(self, context, parent=None):
         super().__init__(parent)
         self.context = context
-        self.jobs: list[dict] = []
-        self._kept: list[dict] = []      # per job: arguments of variables no longer in the code
-        self._current = -1
-        self._rows: dict[str, ArgRow] = {}
         self._preview_gen = 0
         self.last_launch = None
         self.previews: dict = {}
-        self._code_timer = _single_shot(self, 250, self._sync_rows)
-        self._preview_timer = _single_shot(self, 300, self.update_previews)
+        self._preview_timer = single_shot(self, 300, self.update_previews)
         self._build()
         watch(self, context.project_changed, self._on_project_changed)
         watch(self, context.selection_changed, self._on_selection_changed)
@@ -74,44 +68,8 @@ class BatchToolWidget(QWidget):
             files.addWidget(w)
         files.setStretch(0, 1)
 
-        self.job_list = QListWidget()
-        self.job_list.setMaximumHeight(110)
-        self.job_list.currentRowChanged.connect(self._show_job)
-        self.add_button = QToolButton()
-        self.add_button.setText("Add job")
-        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.add_menu = QMenu(self)
-        self.add_button.setMenu(self.add_menu)
-        self._fill_menu()
-        remove, up, down = QPushButton("Remove"), QPushButton("Up"), QPushButton("Down")
-        remove.clicked.connect(self.remove_job)
-        up.clicked.connect(lambda: self.move_job(-1))
-        down.clicked.connect(lambda: self.move_job(1))
-        job_buttons = QHBoxLayout()
-        for w in (self.add_button, remove, up, down):
-            job_buttons.addWidget(w)
-        job_buttons.addStretch(1)
-
-        self.editor = QGroupBox("Job")
-        self.job_name = QLineEdit()
-        self.job_name.textEdited.connect(self._on_job_name)
-        self.code = QPlainTextEdit()
-        self.code.setPlaceholderText("code: $f1..$f9 files, $o1 outputs, $p1 output folders, "
-                                     "$s1 strings, $n1 numbers")
-        self.code.setMinimumHeight(70)
-        self.code.textChanged.connect(self._code_timer.start)
-        self.doc = QLabel("")
-        self.doc.setWordWrap(True)
-        self.rows_box = QVBoxLayout()
-        self.rows_box.setSpacing(0)
-        form = QVBoxLayout(self.editor)
-        head = QHBoxLayout()
-        head.addWidget(QLabel("Name"))
-        head.addWidget(self.job_name, 1)
-        form.addLayout(head)
-        form.addWidget(self.doc)
-        form.addWidget(self.code)
-        form.addLayout(self.rows_box)
+        self.jobs_editor = BatchEditor()
+        self.jobs_editor.args_changed.connect(self._preview_timer.start)
 
         options = QGroupBox("Run options")
         section = bc.batch_settings(self.context)
@@ -152,52 +110,25 @@ class BatchToolWidget(QWidget):
         box = QVBoxLayout(self)
         box.addLayout(top)
         box.addLayout(files)
-        box.addWidget(self.job_list)
-        box.addLayout(job_buttons)
-        box.addWidget(self.editor, 1)
+        box.addWidget(self.jobs_editor, 1)
         box.addWidget(options)
         box.addWidget(self.launch_button)
         box.addWidget(self.progress)
         box.addWidget(self.status)
         self.level.currentTextChanged.connect(self._on_level_changed)
 
-    def _fill_menu(self) -> None:
-        for kind, label in bc.GENERIC.items():
-            self.add_menu.addAction(label, lambda k=kind: self.add_job(k))
-        functions = self.add_menu.addMenu("Python functions")
-        for name, doc in bc.function_catalog().items():
-            action = functions.addAction(name, lambda n=name: self.add_job(f"function:{n}"))
-            action.setToolTip(doc)
-        functions.setToolTipsVisible(True)
-
     # -- the batch ----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         return bool(running(self))
 
+    @property
+    def jobs(self) -> list[dict]:
+        return self.jobs_editor.jobs
+
     def add_job(self, kind: str) -> dict:
         """Append a job from the menu: ``bash``, ``python`` or ``function:<name>``."""
-        self._flush_code()
-        job = bc.new_job(kind, number=len(self.jobs) + 1)
-        self.jobs.append(job)
-        self._kept.append({})
-        self._refresh_list(len(self.jobs) - 1)
-        return job
-
-    def remove_job(self) -> None:
-        i = self._current
-        if 0 <= i < len(self.jobs):
-            del self.jobs[i], self._kept[i]
-            self._current = -1
-            self._refresh_list(min(i, len(self.jobs) - 1))
-
-    def move_job(self, step: int) -> None:
-        i, j = self._current, self._current + step
-        if 0 <= i < len(self.jobs) and 0 <= j < len(self.jobs):
-            self.jobs[i], self.jobs[j] = self.jobs[j], self.jobs[i]
-            self._kept[i], self._kept[j] = self._kept[j], self._kept[i]
-            self._current = -1
-            self._refresh_list(j)
+        return self.jobs_editor.add_job(kind)
 
     def resources(self) -> dict:
         res = {"cpus": self.cpus.value(), "time_min": self.time.value()}
@@ -209,7 +140,7 @@ class BatchToolWidget(QWidget):
 
     def document(self) -> dict:
         """The batch as a document (what is saved and launched)."""
-        self._flush_code()
+        self.jobs_editor.flush()
         return bc.batch_doc(self.name.text(), self.level.currentText(), self.jobs,
                             self.resources())
 
@@ -220,12 +151,11 @@ class BatchToolWidget(QWidget):
         batch = parse_batch(doc)
         self.name.setText(batch.name)
         self.level.setCurrentText(batch.level)
-        self.jobs = [j.to_dict() for j in batch.jobs]
-        for job, raw in zip(self.jobs, doc["jobs"]):  # keep what to_dict drops (choices)
+        jobs = [j.to_dict() for j in batch.jobs]
+        for job, raw in zip(jobs, doc["jobs"]):  # keep what to_dict drops (choices)
             for arg, raw_arg in zip(job["args"], raw.get("args") or []):
                 if "choices" in raw_arg:
                     arg["choices"] = raw_arg["choices"]
-        self._kept = [{} for _ in self.jobs]
         res = batch.resources
         if "partition" in res:
             self.partition.setText(res["partition"] or "")
@@ -235,8 +165,7 @@ class BatchToolWidget(QWidget):
             self.memory.setValue(float(res["mem_gb"] or 0))
         if "time_min" in res:
             self.time.setValue(int(res["time_min"]))
-        self._current = -1
-        self._refresh_list(0 if self.jobs else -1)
+        self.jobs_editor.set_jobs(jobs)
 
     # -- save / load ----------------------------------------------------------------------------
     def saved_batches(self) -> list[str]:
@@ -340,13 +269,13 @@ class BatchToolWidget(QWidget):
     # -- previews ---------------------------------------------------------------------------
     def update_previews(self):
         """Recompute the FILE previews of the current job in a worker (latest request wins)."""
-        rows = {v: r.arg() for v, r in self._rows.items() if r.arg()["type"] == "FILE"}
+        rows = self.jobs_editor.file_args()
         project, refs = self.context.project, self.context.selection
         if not rows:
             return None
         if project is None or not refs:
             for v in rows:
-                self._rows[v].set_preview("select subjects or studies to preview")
+                self.jobs_editor.rows[v].set_preview("select subjects or studies to preview")
             return None
         self._preview_gen += 1
         gen, level = self._preview_gen, self.level.currentText()
@@ -364,11 +293,11 @@ class BatchToolWidget(QWidget):
         if gen != self._preview_gen:
             return  # a newer request is on its way
         if isinstance(result, Exception):
-            for row in self._rows.values():
+            for row in self.jobs_editor.rows.values():
                 row.set_preview(f"preview failed: {result}", ok=False)
             return
         for var, (previews, more) in result.items():
-            row = self._rows.get(var)
+            row = self.jobs_editor.rows.get(var)
             if row is None:
                 continue
             files = [f"{p.target}: {f}" for p in previews for f in p.files]
@@ -377,88 +306,7 @@ class BatchToolWidget(QWidget):
             row.set_preview(bc.summarise(previews, more), files, ok=ok)
         self.previews = result
 
-    # -- editor -----------------------------------------------------------------------------
-    def _refresh_list(self, select: int) -> None:
-        self.job_list.blockSignals(True)
-        self.job_list.clear()
-        for n, job in enumerate(self.jobs, 1):
-            kind = job["function"] if job["type"] == "function" else job["type"].upper()
-            self.job_list.addItem(f"{n}. {job['name']}  [{kind}]")
-        self.job_list.blockSignals(False)
-        self._current = -1
-        self.job_list.setCurrentRow(select)
-        self._show_job(select)
-
-    def _flush_code(self) -> None:
-        """Code typed in the last moment belongs to the job shown now."""
-        if self._code_timer.isActive():
-            self._code_timer.stop()
-            self._sync_rows()
-
-    def _show_job(self, index: int) -> None:
-        if index == self._current:
-            return
-        self._flush_code()
-        self._current = index
-        job = self.jobs[index] if 0 <= index < len(self.jobs) else None
-        self.editor.setEnabled(job is not None)
-        self.job_name.setText(job["name"] if job else "")
-        generic = job is not None and job["type"] != "function"
-        self.code.blockSignals(True)
-        self.code.setPlainText(job.get("code", "") if generic else "")
-        self.code.blockSignals(False)
-        self.code.setVisible(generic)
-        self.doc.setVisible(not generic and job is not None)
-        if job is not None and not generic:
-            self.doc.setText(bc.function_catalog().get(job["function"], job["function"]))
-        self._build_rows(job["args"] if job else [])
-
-    def _build_rows(self, args: list[dict]) -> None:
-        old = self._rows
-        self._rows = {}
-        for arg in args:
-            row = old.pop(arg["var"], None)
-            if row is None:
-                row = ArgRow(arg)
-                row.changed.connect(self._on_arg_changed)
-            else:
-                row.set_arg(arg)
-            self._rows[arg["var"]] = row
-        for row in old.values():
-            row.setParent(None)
-            row.deleteLater()
-        for row in self._rows.values():  # re-add in variable order
-            self.rows_box.removeWidget(row)
-            self.rows_box.addWidget(row)
-        self._preview_timer.start()
-
-    def _sync_rows(self) -> None:
-        """The code changed: one row per variable it uses (debounced)."""
-        i = self._current
-        if not (0 <= i < len(self.jobs)) or self.jobs[i]["type"] == "function":
-            return
-        job = self.jobs[i]
-        job["code"] = self.code.toPlainText()
-        current = [r.arg() for r in self._rows.values()]
-        job["args"] = bc.sync_args(job["code"], current, self._kept[i])
-        if [a["var"] for a in job["args"]] != list(self._rows):
-            self._build_rows(job["args"])
-
-    def _on_arg_changed(self, var: str) -> None:
-        i = self._current
-        if 0 <= i < len(self.jobs):
-            self.jobs[i]["args"] = [r.arg() for r in self._rows.values()]
-        if self._rows[var].arg()["type"] == "FILE":
-            self._preview_timer.start()
-
-    def _on_job_name(self, text: str) -> None:
-        if 0 <= self._current < len(self.jobs):
-            self.jobs[self._current]["name"] = text
-            item = self.job_list.item(self._current)
-            if item is not None:
-                item.setText(item.text().split(". ", 1)[0] + f". {text}  "
-                             + item.text().rsplit("  ", 1)[-1])
-
+    # -- reactions ----------------------------------------------------------------------------
     def _on_level_changed(self, level: str) -> None:
         self._update_launch_label()
         self._preview_timer.start()
@@ -512,11 +360,3 @@ class BatchToolWidget(QWidget):
         self.status.setStyleSheet("color: #d9534f" if error else "")
         if error:
             log.info("batch tool: %s", text)
-
-
-def _single_shot(parent, ms: int, slot) -> QTimer:
-    timer = QTimer(parent)
-    timer.setSingleShot(True)
-    timer.setInterval(ms)
-    timer.timeout.connect(slot)
-    return timer

@@ -15,7 +15,7 @@ CODE = "cat $f1 > $o1"
 
 
 def _menu_action(widget, text):
-    for action in widget.add_menu.actions():
+    for action in widget.jobs_editor.add_menu.actions():
         if action.text() == text:
             return action
         if action.menu() is not None:
@@ -29,10 +29,10 @@ def compose(qtbot, widget, code=CODE, pattern="t1_trio*/s0*.nii",
             out="derived/t1cat.nii TAG(cat)"):
     """A BASH job typed as a user would: from the menu, code, then the rows' fields."""
     _menu_action(widget, "Generic BASH").trigger()
-    widget.code.setPlainText(code)
-    qtbot.waitUntil(lambda: "f1" in widget._rows and "o1" in widget._rows, timeout=3000)
-    qtbot.keyClicks(widget._rows["f1"].text, pattern)
-    qtbot.keyClicks(widget._rows["o1"].text, out)
+    widget.jobs_editor.code.setPlainText(code)
+    qtbot.waitUntil(lambda: "f1" in widget.jobs_editor.rows and "o1" in widget.jobs_editor.rows, timeout=3000)
+    qtbot.keyClicks(widget.jobs_editor.rows["f1"].text, pattern)
+    qtbot.keyClicks(widget.jobs_editor.rows["o1"].text, out)
     widget.name.setText("concat t1")
     return widget
 
@@ -44,25 +44,25 @@ def test_rows_follow_the_code_and_previews_show_matches(qtbot, idle, make_contex
     w = BatchToolWidget(ctx)
     qtbot.addWidget(w)
     _menu_action(w, "Generic BASH").trigger()
-    w.code.setPlainText("cat $f1 $f2 > $o1; echo $n1 $s1")
-    qtbot.waitUntil(lambda: list(w._rows) == ["f1", "f2", "o1", "s1", "n1"], timeout=3000)
-    assert w._rows["o1"].kind.currentText() == "OUT"
-    assert [w._rows["n1"].kind.itemText(i) for i in range(2)] == ["NUMERIC", "LOGICAL"]
-    qtbot.keyClicks(w._rows["f2"].text, "flair*")
-    w.code.setPlainText("cat $f1 > $o1")  # $f2, $s1, $n1 gone: their rows go
-    qtbot.waitUntil(lambda: list(w._rows) == ["f1", "o1"], timeout=3000)
-    w.code.setPlainText("cat $f1 $f2 > $o1")  # $f2 back, with what was typed
-    qtbot.waitUntil(lambda: "f2" in w._rows, timeout=3000)
-    assert w._rows["f2"].text.text() == "flair*"
+    w.jobs_editor.code.setPlainText("cat $f1 $f2 > $o1; echo $n1 $s1")
+    qtbot.waitUntil(lambda: list(w.jobs_editor.rows) == ["f1", "f2", "o1", "s1", "n1"], timeout=3000)
+    assert w.jobs_editor.rows["o1"].kind.currentText() == "OUT"
+    assert [w.jobs_editor.rows["n1"].kind.itemText(i) for i in range(2)] == ["NUMERIC", "LOGICAL"]
+    qtbot.keyClicks(w.jobs_editor.rows["f2"].text, "flair*")
+    w.jobs_editor.code.setPlainText("cat $f1 > $o1")  # $f2, $s1, $n1 gone: their rows go
+    qtbot.waitUntil(lambda: list(w.jobs_editor.rows) == ["f1", "o1"], timeout=3000)
+    w.jobs_editor.code.setPlainText("cat $f1 $f2 > $o1")  # $f2 back, with what was typed
+    qtbot.waitUntil(lambda: "f2" in w.jobs_editor.rows, timeout=3000)
+    assert w.jobs_editor.rows["f2"].text.text() == "flair*"
 
-    qtbot.keyClicks(w._rows["f1"].text, "t1_trio*/s0*.nii")
-    qtbot.waitUntil(lambda: "2/3 match (3 files)" in w._rows["f1"].preview.text(), timeout=10000)
-    assert "P003" in w._rows["f1"].preview.text()  # the subject without a match is named
-    assert "P001: S1/t1_trio_mprage/s002.nii" in w._rows["f1"].preview.toolTip()
+    qtbot.keyClicks(w.jobs_editor.rows["f1"].text, "t1_trio*/s0*.nii")
+    qtbot.waitUntil(lambda: "2/3 match (3 files)" in w.jobs_editor.rows["f1"].preview.text(), timeout=10000)
+    assert "P003" in w.jobs_editor.rows["f1"].preview.text()  # the subject without a match is named
+    assert "P001: S1/t1_trio_mprage/s002.nii" in w.jobs_editor.rows["f1"].preview.toolTip()
     ctx.selection = ["P001#S1"]  # the preview follows the selection
-    qtbot.waitUntil(lambda: "1/1 match (2 files)" in w._rows["f1"].preview.text(), timeout=10000)
-    w._rows["f1"].study.setEditText("last")  # P001's last study has no t1_trio
-    qtbot.waitUntil(lambda: "0/1 match" in w._rows["f1"].preview.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "1/1 match (2 files)" in w.jobs_editor.rows["f1"].preview.text(), timeout=10000)
+    w.jobs_editor.rows["f1"].study.setEditText("last")  # P001's last study has no t1_trio
+    qtbot.waitUntil(lambda: "0/1 match" in w.jobs_editor.rows["f1"].preview.text(), timeout=10000)
     idle(w)
 
 
@@ -71,8 +71,8 @@ def test_save_and_load_in_the_archive_and_as_json(qtbot, make_context, tmp_path)
     w = compose(qtbot, BatchToolWidget(ctx))
     qtbot.addWidget(w)
     _menu_action(w, "nora.sleep").trigger()
-    w._rows["n1"].text.setText("2")
-    w._rows["n1"].text.textEdited.emit("2")
+    w.jobs_editor.rows["n1"].text.setText("2")
+    w.jobs_editor.rows["n1"].text.textEdited.emit("2")
     w.cpus.setValue(2)
     assert w.save_to_archive() == "concat t1"
     stored = ctx.session.document("batch", "concat t1", project="demo")
@@ -87,9 +87,12 @@ def test_save_and_load_in_the_archive_and_as_json(qtbot, make_context, tmp_path)
     assert other.saved.findText("concat t1") >= 0
     assert other.load_saved("concat t1")
     assert other.document()["jobs"] == stored["jobs"] and other.cpus.value() == 2
-    assert list(other._rows) == ["f1", "o1"]  # the first job is shown
-    other.job_list.setCurrentRow(1)
-    assert other._rows["n1"].text.text() == "2" and other.code.isHidden()
+    assert list(other.jobs_editor.rows) == ["f1", "o1"]  # the first job is shown
+    other.jobs_editor.job_list.setCurrentRow(1)
+    assert other.jobs_editor.rows["n1"].text.text() == "2"
+    assert other.jobs_editor.code.isHidden()  # a function job has no code
+    other.jobs_editor.add_argument("STRING")  # ... but may take more arguments
+    assert list(other.jobs_editor.rows) == ["s1", "n1"]
 
     path = w.save_json(tmp_path / "b.json")
     assert json.loads(path.read_text())["jobs"] == stored["jobs"]
