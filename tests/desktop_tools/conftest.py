@@ -46,7 +46,7 @@ def site(demo, tmp_path, node_port):  # noqa: F811
         text = (f'[archive]\ndatabase = "{url}"\nstorage = "{demo.storage}"\n'
                 f'[batch]\nexecutor = "local"\nfolder = "{tmp_path / "jobs"}"\n'
                 f'[dicom]\nae_title = "NORA"\nhost = "127.0.0.1"\nport = {node_port}\n'
-                f'spool = "{tmp_path / "spool"}"\n')
+                f'spool = "{tmp_path / "spool"}"\nquiet_seconds = 0.5\nuser = "admin"\n')
         if pacs_port:
             text += (f'[pacs.orthanc]\nae_title = "ORTHANC"\nhost = "127.0.0.1"\n'
                      f'port = {pacs_port}\nretrieve = "move"\n'

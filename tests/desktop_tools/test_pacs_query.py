@@ -147,3 +147,28 @@ def test_large_query_keeps_the_gui_running(qtbot, idle, make_context, pacs, tick
     assert len(w.patients) == LOAD_PATIENTS
     assert w.tree.topLevelItemCount() == LOAD_PATIENTS
     assert t.count >= 3, f"GUI froze: {t.count} ticks in {t.seconds:.2f} s"
+
+
+@SQLITE
+def test_pull_by_move_through_the_running_dicom_node(qtbot, idle, make_context, pacs):
+    """With our node running (noractl start dicom), the node receives and imports the study
+    (into the project named by the pull hint); the tool waits until it has."""
+    from nora_server.dicom import service
+
+    ctx = make_context("member", pacs)
+    config = str(ctx.settings.path)
+    service.start(config)
+    try:
+        w = PacsQueryWidget(ctx)
+        qtbot.addWidget(w)
+        w.node_box.setCurrentIndex(w.node_box.findData("orthanc"))
+        study = _check_series(qtbot, idle, w, "PID-SMI1", 0)
+        assert study.checkState(0).name == "Checked"  # its only series: the whole study
+        w.pull_selected()
+        idle(w, timeout=120)
+        assert "the DICOM node imported 1 study into demo" in w.status.text(), w.status.text()
+    finally:
+        service.stop(config)
+    (row,) = [r for r in ctx.session.studies("demo") if r.description == "MRI spine"]
+    assert {f.path.split("/")[0] for f in ctx.session.select_files("demo", "*", ref=row.ref)} \
+        == {"T2_sag_1"}
