@@ -44,7 +44,7 @@ class ArgRow(QWidget):
                               "N, -N, with filters tag:NAME desc:PATTERN; empty: first at "
                               "subject level, this at study level")
         self.study.lineEdit().setPlaceholderText("study")
-        self.study.setMinimumWidth(80)
+        self.study.setMinimumWidth(110)
         self.choices = QLineEdit()
         self.choices.setPlaceholderText("choices: a, b, c")
         self.check = QCheckBox("true")

@@ -45,7 +45,7 @@ class BatchEditor(QWidget):
 
     def _build(self) -> None:
         self.job_list = QListWidget()
-        self.job_list.setMaximumHeight(110)
+        self.job_list.setMaximumHeight(80)
         self.job_list.currentRowChanged.connect(self._show_job)
         self.add_button = QToolButton()
         self.add_button.setText("Add job")
@@ -73,7 +73,8 @@ class BatchEditor(QWidget):
         self.code = QPlainTextEdit()
         self.code.setPlaceholderText("code: $f1..$f9 files, $o1 outputs, $p1 output folders, "
                                      "$s1 strings, $n1 numbers")
-        self.code.setMinimumHeight(70)
+        self.code.setMinimumHeight(60)
+        self.code.setMaximumHeight(160)
         self.code.textChanged.connect(self._code_timer.start)
         self.doc = QLabel("")
         self.doc.setWordWrap(True)

@@ -15,7 +15,7 @@ import json
 import logging
 
 from qtpy.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer
-from qtpy.QtGui import QColor
+from qtpy.QtGui import QColor, QIcon, QPainter, QPixmap
 from qtpy.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
                             QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
                             QTableView, QTabWidget, QVBoxLayout, QWidget)
@@ -34,6 +34,24 @@ STATE_COLOURS = {"queued": "#7aa6d8", "running": "#f0c04a", "done": "#6cc070",
                  "error": "#e0605a", "cancelled": "#a0a0a0"}
 SORT_ROLE = Qt.ItemDataRole.UserRole
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+_DOTS: dict[str, QIcon] = {}
+
+
+def _dot(state: str) -> QIcon:
+    """A small disc of the state's colour."""
+    if state not in _DOTS:
+        pix = QPixmap(12, 12)
+        pix.fill(QColor(0, 0, 0, 0))
+        painter = QPainter(pix)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(STATE_COLOURS.get(state, "#ffffff")))
+        painter.setPen(QColor("#202020"))
+        painter.drawEllipse(1, 1, 10, 10)
+        painter.end()
+        _DOTS[state] = QIcon(pix)
+    return _DOTS[state]
 
 
 class JobTableModel(QAbstractTableModel):
@@ -70,6 +88,8 @@ class JobTableModel(QAbstractTableModel):
             return value if isinstance(value, int) else ("" if value is None else str(value))
         if role == ID_ROLE:
             return row["id"]
+        if role == Qt.ItemDataRole.DecorationRole and key == "state":
+            return _dot(row["state"])  # stays visible in a selected row
         if role == Qt.ItemDataRole.BackgroundRole and key == "state":
             return QColor(STATE_COLOURS.get(row["state"], "#ffffff"))
         if role == Qt.ItemDataRole.ForegroundRole and key == "state":
@@ -89,6 +109,8 @@ class JobMonitorWidget(QWidget):
         self._pending = False
         self._refreshing = False
         self._own_emit = False
+        self._sized = False
+        self._shown: tuple | None = None  # (job id, state) whose log and JSON are shown
         self.model = JobTableModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -130,6 +152,7 @@ class JobMonitorWidget(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
@@ -203,6 +226,15 @@ class JobMonitorWidget(QWidget):
         selected = set(self.selected_ids())
         self.snapshot = snap
         self.model.set_rows(snap.rows)
+        if snap.rows and not self._sized:  # fit the columns once, to the first jobs
+            self.table.resizeColumnsToContents()
+            stamp = self.table.fontMetrics().horizontalAdvance("2026-01-01 00:00:00  ")
+            state = self.table.fontMetrics().horizontalAdvance("cancelled") + 40
+            for key, width in (("state", state), ("submitted", stamp), ("started", stamp),
+                               ("finished", stamp)):
+                col = jc.COLUMNS.index(key)
+                self.table.setColumnWidth(col, max(self.table.columnWidth(col), width))
+            self._sized = True
         self._reselect(selected)
         c = jc.counts(snap.rows)
         text = ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no jobs"
@@ -264,7 +296,12 @@ class JobMonitorWidget(QWidget):
         if not jobs:
             return
         job = jobs[0]
-        self.log_view.setPlainText("loading log...")
+        shown = (job["id"], job["state"])
+        if shown == self._shown:  # the same job after a refresh: keep what is shown
+            return
+        if self._shown is None or self._shown[0] != job["id"]:
+            self.log_view.setPlainText("loading log...")
+        self._shown = shown
         run_worker(self, jc.log_text, self.context, job["id"],
                    done=self.log_view.setPlainText,
                    failed=lambda e: self.log_view.setPlainText(str(e)))

@@ -28,7 +28,7 @@ from napari_nora.widgets.desk_worker import run_worker, running, watch
 log = logging.getLogger(__name__)
 
 COLUMNS = ("Patient / study / series", "Patient ID", "Birth date", "Date", "Modality",
-           "Description", "Series / images")
+           "Accession", "Series / images")
 MODALITIES = ("", "MR", "CT", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SEG")
 DATA = Qt.ItemDataRole.UserRole
 CHECKABLE = Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | \
@@ -67,6 +67,7 @@ class PacsQueryWidget(QWidget):
         self.modality = QComboBox()
         self.modality.setEditable(True)
         self.modality.addItems(MODALITIES)
+        self.modality.setMinimumWidth(80)
         self.search_button = QPushButton("Search")
         self.search_button.clicked.connect(lambda: self.search())
         for field in (self.name, self.patient_id, self.date):
