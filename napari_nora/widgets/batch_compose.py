@@ -62,12 +62,14 @@ def default_arg(var: str, kind: str | None = None) -> dict:
 
 
 def function_catalog() -> dict[str, str]:
-    """Registered job functions: ``{name: first line of its docstring}``."""
+    """Registered job functions: ``{name: first line of its description}``."""
     from nora_server.batch import functions
 
-    # the registry has no public listing yet (reported): read it, do not change it
-    return {name: (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-            for name, fn in sorted(functions._REGISTRY.items())}
+    if hasattr(functions, "catalog"):  # the registry's own listing, where it has one
+        entries = {e["name"]: e.get("doc") or "" for e in functions.catalog()}
+    else:  # no public listing yet: read the registry, never change it
+        entries = {n: fn.__doc__ or "" for n, fn in functions._REGISTRY.items()}
+    return {name: (doc.strip().splitlines() or [""])[0] for name, doc in sorted(entries.items())}
 
 
 def function_vars(name: str) -> list[str]:
@@ -75,6 +77,23 @@ def function_vars(name: str) -> list[str]:
     from nora_server.batch.functions import lookup
 
     return code_vars(lookup(name).__doc__ or "")
+
+
+def function_args(name: str) -> list[dict]:
+    """The arguments a registered function takes: its argument templates where the registry
+    has them, else one per variable its docstring names."""
+    from nora_server.batch import functions
+
+    spec = functions.spec(name) if hasattr(functions, "spec") else None
+    if spec and spec.get("args"):
+        out = []
+        for t in spec["args"]:
+            arg = default_arg(t["var"], t["type"])
+            arg.update({k: t[k] for k in ("pattern", "name", "study", "value", "choices")
+                        if k in t})
+            out.append(arg)
+        return out
+    return [default_arg(v) for v in function_vars(name)]
 
 
 def new_job(kind: str, *, number: int = 1) -> dict:
@@ -88,7 +107,7 @@ def new_job(kind: str, *, number: int = 1) -> dict:
         raise ValueError(f"unknown job kind {kind!r}")
     name = kind.split(":", 1)[1]
     return {"name": name, "type": "function", "function": name,
-            "args": [default_arg(v) for v in function_vars(name)]}
+            "args": function_args(name)}
 
 
 def sync_args(code: str, args: list[dict], kept: dict[str, dict]) -> list[dict]:

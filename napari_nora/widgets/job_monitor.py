@@ -139,7 +139,7 @@ class JobMonitorWidget(QWidget):
         self.show_done = QCheckBox("show finished")
         self.show_done.toggled.connect(lambda *_: self.refresh(query=False))
         refresh = QPushButton("Refresh")
-        refresh.clicked.connect(lambda: self.refresh())
+        refresh.clicked.connect(self._on_refresh_clicked)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.show_done)
@@ -259,7 +259,13 @@ class JobMonitorWidget(QWidget):
             self._pending = False
             self._soon.start()
 
+    def _on_refresh_clicked(self) -> None:
+        self._shown = None  # the log of the selected job is read again too
+        self.refresh()
+        self._on_selection()
+
     def _on_project_changed(self, project) -> None:
+        self._shown = None
         self.model.set_rows([])
         self.refresh()
 
