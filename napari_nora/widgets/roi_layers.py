@@ -14,6 +14,8 @@ import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.transforms import Affine
 
+from napari_nora.widgets.desktop_context import ARCHIVE_KEY
+
 
 ROI_KEY = "nora_roi"
 REFERENCE_KEY = "nora_roi_reference"
@@ -113,14 +115,25 @@ def volume_ml(layer) -> float:
     return float(np.count_nonzero(layer.data)) * abs(np.linalg.det(m[:3, :3])) / 1000.0
 
 
-def describe(layer) -> str:
-    """One line for the ROI list: name, matrix, source, volume."""
-    shape = "x".join(str(n) for n in layer.data.shape[::-1])
+def source_of(layer) -> str:
+    """Where an ROI's reference came from, for the ROI list: the archive project and study
+    (``demo: P001#S1``), else the DICOM patient/study IDs, else the file name."""
     meta = layer.metadata
-    source = "/".join(str(meta[k]) for k in ("subject", "study") if meta.get(k))
-    if not source and meta.get("source_path"):
-        source = Path(meta["source_path"]).name
-    return f"{layer.name}  |  {shape}  |  {source or 'no source'}  |  {volume_ml(layer):.2f} mL"
+    archive = meta.get(ARCHIVE_KEY)
+    if isinstance(archive, dict) and archive.get("ref"):
+        return f"{archive.get('project')}: {archive['ref']}"
+    ids = [str(meta[k]) for k in ("patient_id", "study_id") if meta.get(k)]
+    if ids:
+        return "/".join(ids)
+    if meta.get("source_path"):
+        return Path(meta["source_path"]).name
+    return "no source"
+
+
+def describe(layer) -> str:
+    """One line for the ROI list: name, matrix, source subject/study, volume."""
+    shape = "x".join(str(n) for n in layer.data.shape[::-1])
+    return f"{layer.name}  |  {shape}  |  {source_of(layer)}  |  {volume_ml(layer):.2f} mL"
 
 
 def save_roi(layer, path) -> list[str]:

@@ -187,6 +187,30 @@ def test_roi_saved_and_reopened_is_voxel_identical_on_the_reference_grid(tool, t
     np.testing.assert_allclose(index_to_world(reopened), index_to_world(layer))
 
 
+@pytest.mark.parametrize("suffix", [".seg.nrrd", ".nrrd", ".nii.gz"])
+def test_export_on_the_source_grid_reopens_identical(tool, tmp_path, suffix):
+    """Export writes the ROI on the reference's source grid; a Slicer segmentation keeps the
+    ROI's name as its segment name; our reader gives back the same voxels in the same place."""
+    import nrrd
+
+    from napari_nora.readers import read
+
+    layer = tool.new_roi(thresholded=True)
+    layer.name = "lesion"
+    (path,) = tool.export(tmp_path / f"lesion{suffix}")
+    (t,) = read(path)
+    assert t[2] == ("labels" if suffix != ".nrrd" else "image")
+    np.testing.assert_array_equal(np.asarray(t[0]) != 0, mask_of(layer))
+    np.testing.assert_allclose(t[1]["scale"], layer.scale)
+    np.testing.assert_allclose(t[1]["translate"], layer.translate)
+    np.testing.assert_allclose(t[1]["metadata"]["affine_vox2ras"], AFFINE, atol=1e-6)
+    if suffix.endswith("nrrd"):
+        header = nrrd.read_header(str(path))
+        assert header["space"] == "left-posterior-superior"
+    if suffix == ".seg.nrrd":
+        assert list(t[1]["features"]["name"]) == ["background", "lesion"]
+
+
 def test_polygon_from_a_shapes_layer_fills_its_slice(tool):
     layer = tool.new_roi()
     z = 5
