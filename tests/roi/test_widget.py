@@ -267,3 +267,43 @@ def test_dock_set_operations_clear_and_delete(tool):
     assert tool.undo() and mask_of(a).sum() == 21
     tool.delete()
     assert a not in viewer.layers and tool.roi_list.count() == 1
+
+
+def test_keys_opacity_outline_visibility_and_statistics_follow_edits(tool, qtbot):
+    """Space and Ctrl-Z / Shift-Ctrl-Z typed on the canvas; opacity, outline and show/hide reach
+    the ROI layers; the statistics window follows strokes and undo by itself."""
+    from qtpy.QtCore import Qt
+
+    viewer = tool._viewer
+    viewer.window.add_dock_widget(tool, name="ROI tool")
+    viewer.window._qt_window.show()
+    layer = tool.new_roi()
+    win = tool.show_stats()
+    qtbot.addWidget(win)
+    assert win.rows[0]["voxels"] == 0
+    tool.settings.radius_mm = 2.0
+    drag(layer, tool.drawing._on_drag, [world_of(layer, (4, 10, 5)), world_of(layer, (4, 10, 25))])
+    n = int(mask_of(layer).sum())
+    qtbot.waitUntil(lambda: win.rows[0]["voxels"] == n, timeout=5000)
+
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not mask_of(layer).any()
+    qtbot.waitUntil(lambda: win.rows[0]["voxels"] == 0, timeout=5000)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert mask_of(layer).sum() == n
+    assert tool.settings.drawing
+    qtbot.keyClick(canvas, Qt.Key.Key_Space)
+    assert not tool.settings.drawing and layer.mouse_pan and not tool.drawing_box.isChecked()
+    qtbot.keyClick(canvas, Qt.Key.Key_Space)
+    assert tool.settings.drawing and not layer.mouse_pan
+
+    tool.opacity.setValue(30)
+    tool.outline.setChecked(True)
+    assert layer.opacity == pytest.approx(0.3) and layer.contour == 1
+    tool.toggle_visible()
+    assert not layer.visible
+    tool.toggle_visible()
+    assert layer.visible
