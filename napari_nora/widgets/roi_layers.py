@@ -17,6 +17,10 @@ from napari.utils.transforms import Affine
 from napari_nora.widgets.desktop_context import ARCHIVE_KEY
 
 
+#: ROI colours, one per ROI in order of creation (as NORA gives each ROI its own colour)
+ROI_COLORS = ("#ff3030", "#30c030", "#3080ff", "#ffd000", "#00d0d0", "#d040d0", "#ff8000",
+              "#a0ff60")
+
 ROI_KEY = "nora_roi"
 REFERENCE_KEY = "nora_roi_reference"
 
@@ -68,9 +72,11 @@ def new_roi(viewer, image, *, thresholded: bool = False, name: str | None = None
     meta = {k: v for k, v in image.metadata.items()}
     meta.update({ROI_KEY: True, REFERENCE_KEY: image.name})
     n = len(roi_layers(viewer)) + 1
+    color = ROI_COLORS[(n - 1) % len(ROI_COLORS)]
     layer = viewer.add_labels(
         np.ascontiguousarray(data), name=name or f"ROI {n} ({image.name})",
-        scale=image.scale[-3:], translate=image.translate[-3:], metadata=meta, opacity=0.5)
+        scale=image.scale[-3:], translate=image.translate[-3:], metadata=meta, opacity=0.5,
+        colormap={0: "transparent", 1: color, None: color})
     return layer
 
 

@@ -52,6 +52,7 @@ class RoiTool(QWidget):
         viewer.layers.selection.events.active.connect(self._on_active_changed)
         self.drawing.changed.connect(self._on_roi_edited)
         self.settings.events.drawing.connect(self._on_drawing_changed)
+        self.settings.events.connect(self._on_settings_changed)
         self._on_layers_changed()
 
     # -- building ------------------------------------------------------------------------------
@@ -221,6 +222,24 @@ class RoiTool(QWidget):
         self.drawing_box.blockSignals(True)
         self.drawing_box.setChecked(drawing)
         self.drawing_box.blockSignals(False)
+
+    def _on_settings_changed(self, event):
+        """Show pen settings changed from a script or a key in the controls (``event`` is
+        psygnal's EmissionInfo of the settings group)."""
+        control = {"pen": self.pen, "radius_mm": self.radius, "pen_3d": self.pen_3d,
+                   "threshold_source": self.threshold_source, "threshold": self.threshold,
+                   "tolerance": self.tolerance, "preview": self.preview}.get(event.signal.name)
+        if control is None:
+            return
+        value = event.args[0]
+        control.blockSignals(True)
+        if isinstance(control, QComboBox):
+            control.setCurrentText(value)
+        elif isinstance(control, QCheckBox):
+            control.setChecked(bool(value))
+        else:
+            control.setValue(value)
+        control.blockSignals(False)
 
     def _on_opacity(self, value):
         for layer in roi_layers(self._viewer):

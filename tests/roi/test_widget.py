@@ -307,3 +307,17 @@ def test_keys_opacity_outline_visibility_and_statistics_follow_edits(tool, qtbot
     assert not layer.visible
     tool.toggle_visible()
     assert layer.visible
+
+
+def test_each_roi_has_its_own_colour_and_script_settings_show_in_the_controls(tool):
+    a, b = tool.new_roi(), tool.new_roi()
+    ca, cb = a.colormap.map(np.array([1]))[0], b.colormap.map(np.array([1]))[0]
+    assert not np.allclose(ca, cb) and ca[3] == cb[3] == 1
+    assert a.colormap.map(np.array([0]))[0][3] == 0  # off voxels stay transparent
+    tool.settings.radius_mm = 7.5
+    tool.settings.pen = "magic connected"
+    tool.settings.preview = False
+    assert tool.radius.value() == 7.5 and tool.pen.currentText() == "magic connected"
+    assert not tool.preview.isChecked()
+    tool.radius.setValue(2.0)  # and the other way round
+    assert tool.settings.radius_mm == 2.0
