@@ -4,7 +4,7 @@ A layer opened from the archive carries ``metadata["nora_archive"]`` (see
 :mod:`napari_nora.widgets.desktop_context`): project, study reference ``PID#SID``, path, the
 ``nora.toml`` and the user. An ROI made on such an image is written as NIfTI on the image's
 source grid (matrix and affine, as :func:`napari_nora.widgets.roi_layers.save_roi`) and added to
-the same study as ``rois/<ROI name>.nii.gz`` through the archive's client interface
+the same study as ``rois/<ROI name>.nii.gz``, tagged ``roi``, through the archive's client interface
 (``nora_server.archive.connect(...).add_file``), imported here lazily. No Qt here: the dock
 widget runs :func:`save_to_archive` in a thread worker.
 """
@@ -20,8 +20,9 @@ import numpy as np
 from napari_nora.widgets.desktop_context import ARCHIVE_KEY
 from napari_nora.widgets.roi_layers import reference_of
 
-#: study-relative folder the ROIs are saved into
+#: study-relative folder the ROIs are saved into, and the file tag they get (``FTAG:roi``)
 ROI_FOLDER = "rois"
+ROI_TAG = "roi"
 
 
 class RoiExists(Exception):
@@ -139,4 +140,4 @@ def _save(session, mask, attributes, origin, path, overwrite):
     with tempfile.TemporaryDirectory(prefix="nora-roi-") as tmp:
         local = Path(tmp) / Path(path).name
         write_labels(str(local), np.asarray(mask), attributes)
-        return session.add_file(project, local, ref, path, overwrite=overwrite)
+        return session.add_file(project, local, ref, path, overwrite=overwrite, tags=ROI_TAG)

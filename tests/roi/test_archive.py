@@ -87,7 +87,7 @@ def test_roi_saved_to_the_study_on_the_source_grid_and_reopened(site, make_napar
 
     _save(qtbot, tool)
     assert tool.last_archive_error is None
-    (saved,) = admin.select_files("demo", f"rois/lesion_{grid}*", ref="P001#S1")
+    (saved,) = admin.select_files("demo", f"rois/lesion_{grid}*", ref="P001#S1", tags=["roi"])
     assert saved.path == archive_path(layer.name) == f"rois/lesion_{grid}.nii.gz"
     img = nib.load(saved.abspath)
     np.testing.assert_allclose(img.affine, AFFINES[grid], atol=1e-5)
