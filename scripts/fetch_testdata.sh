@@ -59,4 +59,19 @@ with zipfile.ZipFile(whl) as z:
 PY
   rm -rf "$tmp"
 fi
+# MNE's wheel: FreeSurfer's own colour table (FreeSurferColorLUT.txt, about 1,300 labels)
+if [ ! -f freesurfer/FreeSurferColorLUT.txt ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "mne==1.13.2" >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" mne >/dev/null
+  mkdir -p freesurfer
+  python3 - "$tmp" <<'PY'
+import glob, os, sys, zipfile
+whl = glob.glob(os.path.join(sys.argv[1], "mne-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    data = z.read("mne/data/FreeSurferColorLUT.txt")
+open(os.path.join("freesurfer", "FreeSurferColorLUT.txt"), "wb").write(data)
+PY
+  rm -rf "$tmp"
+fi
 echo "$cache"
