@@ -149,6 +149,9 @@ def test_surface_overlay_is_shown_on_the_surface_beside_it(tmp_path, rng):
     layer = layer_of(tmp_path / "lh.thickness.mgh")
     assert layer._type_string == "surface"
     np.testing.assert_allclose(layer.vertex_values, thick)
+    assert layer.colormap.name == "viridis"
+    lo, hi = layer.contrast_limits
+    assert 0 <= lo < np.median(thick) < hi <= 1
     world = np.array([layer.data_to_world(v) for v in layer.data[0]])[:, ::-1]
     np.testing.assert_allclose(world, verts, atol=1e-4)
 

@@ -54,6 +54,7 @@ def test_shape_gifti_shown_on_the_anatomical_surface_beside_it(fsaverage, tmp_pa
     assert 1.0 < np.median(values[values > 0]) < 4.0  # cortical thickness in mm
     lo, hi = layer.contrast_limits
     assert lo < np.median(values) < hi
+    assert layer.colormap.name == "viridis"  # values in colour on the grey mesh
 
 
 @pytest.mark.parametrize("space", ["RAS", "LPS"])
