@@ -1,7 +1,7 @@
 """Screenshots for the docs: run under a display, e.g. ``xvfb-run -a python docs/make_screenshots.py``.
 
 Writes docs/images/open-brain.png (the sample brain, axial, radiological), open-oblique.png
-(an oblique acquisition on its display grid with the straight scan as overlay) and
+(the same scan stored straight and stored oblique, side by side in one world) and
 open-ct-window.png (a CT with the soft-tissue window, key 6).
 """
 
@@ -37,8 +37,12 @@ def main():
     shot(viewer, "open-brain.png")
 
     viewer.open_sample("napari-nora", "oblique")
+    oblique = viewer.layers[-1]
+    oblique.colormap, oblique.blending, oblique.opacity = "gray", "translucent", 1.0
+    viewer.grid.enabled = True  # side by side, in the same world: the tilt is the scanner's
     viewer.reset_view()
     shot(viewer, "open-oblique.png")
+    viewer.grid.enabled = False
     viewer.layers.clear()
 
     viewer.open_sample("napari-nora", "ct")

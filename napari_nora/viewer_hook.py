@@ -85,9 +85,30 @@ def style_overlays(viewer, layer_data: list) -> list:
     return out
 
 
+def report_problems(layer_data: list) -> None:
+    """Tell the user, in a napari notification, about files a reader skipped (unreadable files
+    in a DICOM folder) and its notes (missing slices, split series); the reader logged them."""
+    skipped, notes = {}, []
+    for _data, kwargs, _kind in layer_data:
+        meta = kwargs.get("metadata") or {}
+        for s in meta.get("skipped") or ():
+            skipped.setdefault(s["file"], s["reason"])
+        notes += [f"{kwargs.get('name')}: {n}" for n in meta.get("notes") or ()]
+    if not skipped and not notes:
+        return
+    from napari.utils.notifications import show_warning
+
+    lines = [f"{f}: {r}" for f, r in list(skipped.items())[:5]]
+    if len(skipped) > 5:
+        lines.append(f"... and {len(skipped) - 5} more")
+    parts = [f"{len(skipped)} file(s) skipped: " + "; ".join(lines)] if skipped else []
+    show_warning("; ".join(parts + notes[:5]))
+
+
 def prepare_viewer(viewer, layer_data: list) -> list:
     apply_orientation(viewer)
     bind_keys(viewer)
+    report_problems(layer_data)
     return style_overlays(viewer, layer_data)
 
 

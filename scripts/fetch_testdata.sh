@@ -40,4 +40,38 @@ if [ ! -d mricron ]; then
   mkdir -p mricron && cp -r "$tmp"/x/usr/share/mricron/templates/* mricron/ 2>/dev/null || true
   rm -rf "$tmp"
 fi
+# nilearn's wheel: real fsaverage5 surfaces (10242 vertices) with sulcal depth and thickness
+if [ ! -f nilearn/lh.white.surf.gii ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "nilearn==0.14.1" >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" nilearn >/dev/null
+  mkdir -p nilearn
+  python3 - "$tmp" <<'PY'
+import glob, gzip, os, sys, zipfile
+whl = glob.glob(os.path.join(sys.argv[1], "nilearn-*.whl"))[0]
+names = {"pial_left": "lh.pial.surf.gii", "white_left": "lh.white.surf.gii",
+         "infl_left": "lh.inflated.surf.gii", "sulc_left": "lh.sulc.shape.gii",
+         "thick_left": "lh.thickness.shape.gii", "white_right": "rh.white.surf.gii"}
+with zipfile.ZipFile(whl) as z:
+    for src, dst in names.items():
+        data = z.read(f"nilearn/datasets/data/fsaverage5/{src}.gii.gz")
+        open(os.path.join("nilearn", dst), "wb").write(gzip.decompress(data))
+PY
+  rm -rf "$tmp"
+fi
+# MNE's wheel: FreeSurfer's own colour table (FreeSurferColorLUT.txt, about 1,300 labels)
+if [ ! -f freesurfer/FreeSurferColorLUT.txt ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "mne==1.13.2" >/dev/null 2>&1 \
+    || python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" mne >/dev/null
+  mkdir -p freesurfer
+  python3 - "$tmp" <<'PY'
+import glob, os, sys, zipfile
+whl = glob.glob(os.path.join(sys.argv[1], "mne-*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    data = z.read("mne/data/FreeSurferColorLUT.txt")
+open(os.path.join("freesurfer", "FreeSurferColorLUT.txt"), "wb").write(data)
+PY
+  rm -rf "$tmp"
+fi
 echo "$cache"

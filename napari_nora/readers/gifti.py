@@ -145,6 +145,20 @@ def _values(img, skip=(POINTSET, TRIANGLE)):
     return (vals[0] if len(vals) == 1 else vals), is_label
 
 
+#: colormap of vertex values (thickness, curvature, statistics): grey on a grey mesh hides them
+VALUES_COLORMAP = "viridis"
+
+
+def values_kwargs(values) -> dict:
+    """Surface layer kwargs for vertex values: a colour map and robust (2-98 %) limits."""
+    kwargs = {"colormap": VALUES_COLORMAP}
+    finite = np.asarray(values)[np.isfinite(values)]
+    if finite.size:
+        lo, hi = np.percentile(finite, [2, 98])
+        kwargs["contrast_limits"] = (float(lo), float(hi) if hi > lo else float(lo) + 1)
+    return kwargs
+
+
 def read(path) -> list:
     """Read a GIFTI surface, or GIFTI vertex data shown on the surface beside it.
 
@@ -195,9 +209,6 @@ def read(path) -> list:
         kwargs.update(colormap=cmap, contrast_limits=limits)
     elif values is not None:
         values = values.astype(np.float32) if values.dtype != np.float32 else values
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            lo, hi = np.percentile(finite, [2, 98])
-            kwargs["contrast_limits"] = (float(lo), float(hi) if hi > lo else float(lo) + 1)
+        kwargs.update(values_kwargs(values))
     return [surface_layer(verts, faces, name=name, path=path, values=values, metadata=meta,
                           **kwargs)]

@@ -133,8 +133,9 @@ def read(path) -> list:
             verts, faces, smeta = gifti.surface_of(surf, gifti.load_gifti(surf))
             values = np.asarray(data, dtype=np.float32).reshape(shape[0], -1, order="F").T
             meta.update(smeta, surface_path=str(surf))
+            values = values[0] if len(values) == 1 else values
             return [surface_layer(verts, faces, name=name, path=path, metadata=meta,
-                                  values=values[0] if len(values) == 1 else values)]
+                                  values=values, **gifti.values_kwargs(values))]
     if data.ndim > 3:
         n_frames = int(np.prod(data.shape[3:]))
         frames = data.reshape(data.shape[:3] + (n_frames,), order="F")

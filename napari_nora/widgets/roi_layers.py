@@ -14,6 +14,12 @@ import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.transforms import Affine
 
+from napari_nora.widgets.desktop_context import ARCHIVE_KEY
+
+
+#: ROI colours, one per ROI in order of creation (as NORA gives each ROI its own colour)
+ROI_COLORS = ("#ff3030", "#30c030", "#3080ff", "#ffd000", "#00d0d0", "#d040d0", "#ff8000",
+              "#a0ff60")
 
 ROI_KEY = "nora_roi"
 REFERENCE_KEY = "nora_roi_reference"
@@ -66,9 +72,11 @@ def new_roi(viewer, image, *, thresholded: bool = False, name: str | None = None
     meta = {k: v for k, v in image.metadata.items()}
     meta.update({ROI_KEY: True, REFERENCE_KEY: image.name})
     n = len(roi_layers(viewer)) + 1
+    color = ROI_COLORS[(n - 1) % len(ROI_COLORS)]
     layer = viewer.add_labels(
         np.ascontiguousarray(data), name=name or f"ROI {n} ({image.name})",
-        scale=image.scale[-3:], translate=image.translate[-3:], metadata=meta, opacity=0.5)
+        scale=image.scale[-3:], translate=image.translate[-3:], metadata=meta, opacity=0.5,
+        colormap={0: "transparent", 1: color, None: color})
     return layer
 
 
@@ -113,14 +121,25 @@ def volume_ml(layer) -> float:
     return float(np.count_nonzero(layer.data)) * abs(np.linalg.det(m[:3, :3])) / 1000.0
 
 
-def describe(layer) -> str:
-    """One line for the ROI list: name, matrix, source, volume."""
-    shape = "x".join(str(n) for n in layer.data.shape[::-1])
+def source_of(layer) -> str:
+    """Where an ROI's reference came from, for the ROI list: the archive project and study
+    (``demo: P001#S1``), else the DICOM patient/study IDs, else the file name."""
     meta = layer.metadata
-    source = "/".join(str(meta[k]) for k in ("subject", "study") if meta.get(k))
-    if not source and meta.get("source_path"):
-        source = Path(meta["source_path"]).name
-    return f"{layer.name}  |  {shape}  |  {source or 'no source'}  |  {volume_ml(layer):.2f} mL"
+    archive = meta.get(ARCHIVE_KEY)
+    if isinstance(archive, dict) and archive.get("ref"):
+        return f"{archive.get('project')}: {archive['ref']}"
+    ids = [str(meta[k]) for k in ("patient_id", "study_id") if meta.get(k)]
+    if ids:
+        return "/".join(ids)
+    if meta.get("source_path"):
+        return Path(meta["source_path"]).name
+    return "no source"
+
+
+def describe(layer) -> str:
+    """One line for the ROI list: name, matrix, source subject/study, volume."""
+    shape = "x".join(str(n) for n in layer.data.shape[::-1])
+    return f"{layer.name}  |  {shape}  |  {source_of(layer)}  |  {volume_ml(layer):.2f} mL"
 
 
 def save_roi(layer, path) -> list[str]:

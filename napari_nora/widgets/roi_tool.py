@@ -36,6 +36,8 @@ class RoiTool(QWidget):
         self.settings = PenSettings()
         self.drawing = RoiDrawing(viewer, self.settings)
         self.stats_window = None
+        self.archive_worker = self.last_archive_save = self.last_archive_error = None
+        self.archive_saves = 0  # finished archive saves (saved or failed), for scripts and tests
         layout = QVBoxLayout(self)
         layout.addWidget(self._build_create())
         layout.addWidget(self._build_list())
@@ -50,6 +52,7 @@ class RoiTool(QWidget):
         viewer.layers.selection.events.active.connect(self._on_active_changed)
         self.drawing.changed.connect(self._on_roi_edited)
         self.settings.events.drawing.connect(self._on_drawing_changed)
+        self.settings.events.connect(self._on_settings_changed)
         self._on_layers_changed()
 
     # -- building ------------------------------------------------------------------------------
@@ -77,14 +80,22 @@ class RoiTool(QWidget):
         self.roi_list = QListWidget()
         self.roi_list.currentRowChanged.connect(self._on_row_changed)
         col.addWidget(self.roi_list)
-        buttons = QHBoxLayout()
-        for text, slot in [("Show/hide", self.toggle_visible), ("Focus", self.focus),
-                           ("Save...", lambda: self.save()), ("Clear", self.clear),
-                           ("Delete", self.delete), ("Undo", self.undo), ("Redo", self.redo)]:
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            buttons.addWidget(b)
-        col.addLayout(buttons)
+        rows = ([("Show/hide", self.toggle_visible), ("Focus", self.focus),
+                 ("Clear", self.clear), ("Delete", self.delete), ("Undo", self.undo),
+                 ("Redo", self.redo)],
+                [("Save to archive", lambda: self.save_to_archive()),
+                 ("Save...", lambda: self.save()), ("Export...", lambda: self.export())])
+        for row in rows:
+            buttons = QHBoxLayout()
+            for text, slot in row:
+                b = QPushButton(text)
+                b.clicked.connect(slot)
+                buttons.addWidget(b)
+                if text == "Save to archive":
+                    self.archive_button = b
+                    b.setToolTip("Save into the archive study the reference image came from "
+                                 "(rois/<name>.nii.gz)")
+            col.addLayout(buttons)
         return box
 
     def _build_pens(self):
@@ -167,6 +178,7 @@ class RoiTool(QWidget):
         if rois:
             self.roi_list.setCurrentRow(rois.index(current) if current in rois else len(rois) - 1)
         self.roi_list.blockSignals(False)
+        self._sync_archive_button()
         for combo, names in ((self.reference, [im.name for im in image_layers(self._viewer)]),
                              (self.operand, [ly.name for ly in rois])):
             keep = combo.currentText()
@@ -184,8 +196,17 @@ class RoiTool(QWidget):
             self.roi_list.blockSignals(True)
             self.roi_list.setCurrentRow(rois.index(layer))
             self.roi_list.blockSignals(False)
+            self._sync_archive_button()
+
+    def _sync_archive_button(self):
+        from napari_nora.widgets.roi_archive import origin_of
+
+        layer = self.current_roi()
+        self.archive_button.setEnabled(
+            layer is not None and origin_of(self._viewer, layer) is not None)
 
     def _on_row_changed(self, row):
+        self._sync_archive_button()
         layer = self.current_roi()
         if layer is not None:  # the current ROI is the one drawn on: make it the active layer
             self._viewer.layers.selection.active = layer
@@ -201,6 +222,24 @@ class RoiTool(QWidget):
         self.drawing_box.blockSignals(True)
         self.drawing_box.setChecked(drawing)
         self.drawing_box.blockSignals(False)
+
+    def _on_settings_changed(self, event):
+        """Show pen settings changed from a script or a key in the controls (``event`` is
+        psygnal's EmissionInfo of the settings group)."""
+        control = {"pen": self.pen, "radius_mm": self.radius, "pen_3d": self.pen_3d,
+                   "threshold_source": self.threshold_source, "threshold": self.threshold,
+                   "tolerance": self.tolerance, "preview": self.preview}.get(event.signal.name)
+        if control is None:
+            return
+        value = event.args[0]
+        control.blockSignals(True)
+        if isinstance(control, QComboBox):
+            control.setCurrentText(value)
+        elif isinstance(control, QCheckBox):
+            control.setChecked(bool(value))
+        else:
+            control.setValue(value)
+        control.blockSignals(False)
 
     def _on_opacity(self, value):
         for layer in roi_layers(self._viewer):
@@ -267,6 +306,82 @@ class RoiTool(QWidget):
                 return None
         return save_roi(layer, path)
 
+    def export(self, path=None):
+        """Export the current ROI on its reference's source grid: NIfTI, NRRD, or a 3D Slicer
+        segmentation (``.seg.nrrd``, the ROI's name as the segment name)."""
+        from napari_nora.writers import write_labels_nrrd
+
+        layer = self.current_roi()
+        if layer is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export ROI", f"{layer.name}.seg.nrrd",
+                "3D Slicer segmentation (*.seg.nrrd);;NRRD (*.nrrd);;NIfTI (*.nii.gz *.nii)")
+            if not path:
+                return None
+        low = str(path).lower()
+        if not low.endswith(".nrrd"):
+            return save_roi(layer, path)
+        attributes = {"metadata": layer.metadata, "scale": layer.scale,
+                      "translate": layer.translate, "name": layer.name}
+        segment = layer.name if low.endswith(".seg.nrrd") else None
+        return write_labels_nrrd(str(path), layer.data, attributes, segment=segment)
+
+    def save_to_archive(self, overwrite: bool | None = None):
+        """Save the current ROI into the archive study of its reference image, in a thread
+        worker; returns the worker (None when there is nothing to do). An existing file is
+        replaced only after the user says so (``overwrite=None`` asks)."""
+        from napari.qt.threading import create_worker
+
+        from napari_nora.widgets import roi_archive
+
+        layer = self.current_roi()
+        if layer is None:
+            return None
+        origin = roi_archive.origin_of(self._viewer, layer)
+        if origin is None:
+            self._status(f"{layer.name}: its reference image was not opened from the archive; "
+                         "use Save... for a local file")
+            return None
+        path = roi_archive.archive_path(layer.name)
+        worker = create_worker(roi_archive.try_save, np.array(layer.data),
+                               roi_archive.save_attributes(layer), origin, path,
+                               overwrite=bool(overwrite), _start_thread=False,
+                               _connect={"errored": lambda exc: failed(exc)})
+        where = f"{origin['project']}: {origin['ref']}/{path}"
+
+        def done(outcome):
+            self.archive_saves += 1
+            what, result = outcome
+            if what == "refused":
+                return failed(result, counted=True)
+            self.last_archive_save, self.last_archive_error = result, None
+            self._status(f"{layer.name} saved to the archive as {where}")
+
+        def failed(exc, counted=False):
+            self.archive_saves += 0 if counted else 1
+            if isinstance(exc, roi_archive.RoiExists) and overwrite is None:
+                if self._confirm(f"{exc.where} exists already. Replace it?"):
+                    self.save_to_archive(overwrite=True)
+                    return
+                self._status(f"{layer.name} not saved: {exc.where} exists already")
+                return
+            self.last_archive_error = exc
+            self._status(f"{layer.name} not saved to the archive: {exc}", error=True)
+
+        worker.returned.connect(done)
+        self._status(f"saving {layer.name} to the archive as {where}...")
+        self.archive_worker = worker
+        worker.start()
+        return worker
+
+    def _confirm(self, question: str) -> bool:
+        from qtpy.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(self, "Save ROI to archive", question)
+        return answer == QMessageBox.StandardButton.Yes
+
     def clear(self):
         layer = self.current_roi()
         if layer is not None:
@@ -330,5 +445,9 @@ class RoiTool(QWidget):
         self.stats_window.show()
         return self.stats_window
 
-    def _status(self, text):
+    def _status(self, text, *, error=False):
         self._viewer.status = text
+        if error:
+            from napari.utils.notifications import show_error
+
+            show_error(text)

