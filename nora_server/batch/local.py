@@ -21,11 +21,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from nora_server.batch.runner import now_iso, read_status, status_path, write_status
-from nora_server.batch.states import FINAL, Observation, Resources, Submitted
+from nora_server.batch.states import (FINAL, Observation, Resources, Submitted, SubmittedArray,
+                                      task_logs)
 
 log = logging.getLogger(__name__)
 KILL_GRACE_S = 3.0
@@ -97,7 +97,8 @@ def run_lane(spec_path: str, n: int, time_min: float, logs: str) -> int:
             write_status(spath, state="cancelled", finished=now_iso(), message="cancelled")
             continue
         ran += 1
-        with open(f"{logs}/task_{i}.out", "ab") as out, open(f"{logs}/task_{i}.err", "ab") as err:
+        prefix, out_sfx, err_sfx = task_logs(logs)
+        with open(f"{prefix}{i}{out_sfx}", "ab") as out, open(f"{prefix}{i}{err_sfx}", "ab") as err:
             child = subprocess.Popen([sys.executable, "-u", "-m", "nora_server.batch.local",
                                       str(spec_path), str(i)], stdout=out, stderr=err,
                                      start_new_session=True)
@@ -165,9 +166,7 @@ class LocalScheduler:
         jobs = ex.map_array(run_lane, *zip(*args))
         pids = [int(j.job_id) for j in jobs]
         (Path(spec_path).parent / "lanes.json").write_text(json.dumps(pids))
-        f = str(folder)
-        return [Submitted(f"{pids[0]}_{i}", f"{f}/task_{i}.out", f"{f}/task_{i}.err")
-                for i in range(n)]
+        return SubmittedArray(f"{pids[0]}_", *task_logs(folder), n)
 
     def query(self, refs: dict[str, Path]) -> dict[str, Observation]:
         """From the status files; the lanes of each launch are checked once."""

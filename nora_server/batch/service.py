@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import logging
 import pickle
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 
 from nora_server.archive.models import utcnow
-from nora_server.batch.jobtable import insert_rows, row_ids, set_submissions
+from nora_server.batch.jobtable import insert_rows, row_ids
 from nora_server.batch.jobviews import JobViews
 from nora_server.batch.model import BatchError, check_resources, parse_batch
 from nora_server.batch.runner import LaunchSpec, status_path
-from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable
+from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable, task_logs
 from nora_server.batch.tables import BatchLaunch, GridJob
 
 log = logging.getLogger(__name__)
@@ -57,26 +56,6 @@ def parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return t.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-class _Submission(threading.Thread):
-    """The scheduler submission, run beside the job-table insert (it mostly waits on sbatch)."""
-
-    def __init__(self, fn, *args):
-        super().__init__(name="nora-batch-submit", daemon=True)
-        self.fn, self.args, self.result, self.error = fn, args, None, None
-
-    def run(self):
-        try:
-            self.result = self.fn(*self.args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the launching thread
-            self.error = exc
-
-    def wait(self):
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 class BatchRunner(JobViews):
@@ -115,9 +94,10 @@ class BatchRunner(JobViews):
                parent_id: str | None = None) -> LaunchResult:
         """Submit ``batch_doc`` for every target as ONE array; returns the new job ids.
 
-        The job-table rows and the launch record are written in one transaction while the
-        submission runs; if the submission fails the rows say so (state ``error``) and the
-        error is raised; if the database fails, the submitted jobs are cancelled."""
+        Then the launch record and its rows go into the job table in one transaction (one
+        statement for the rows). If the submission fails the rows say so (state ``error``) and
+        the error is raised; if the database fails, the submitted jobs are cancelled: no
+        half-written launch, no job the table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
@@ -130,12 +110,15 @@ class BatchRunner(JobViews):
         spec = LaunchSpec(launch_id, batch.to_dict(), targets, self.files, self.registrar,
                           self.job_env)
         spec_path = spec.dump(folder)
-        now = utcnow()
-        sub = _Submission(self.scheduler.submit_launch, spec_path, len(targets), folder / "logs",
-                          res, f"nora-{batch.name}")
-        sub.start()
         status_dir = str(status_path(spec_path, 0).parent)
-        failure = None
+        logs = task_logs((folder / "logs").absolute())
+        now = utcnow()
+        failure = subs = None
+        try:
+            subs = self.scheduler.submit_launch(spec_path, len(targets), folder / "logs", res,
+                                                f"nora-{batch.name}")
+        except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
+            failure = exc
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(BatchLaunch), [{
@@ -144,40 +127,30 @@ class BatchRunner(JobViews):
                     "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
                     "created": now}])
                 insert_rows(conn, {"launch_id": launch_id, "project": project,
-                                   "batch_name": batch.name, "state": "queued",
-                                   "scheduler": self.scheduler.kind, "submitted": now,
-                                   "finished": None, "message": None},
-                            [{"task_index": i, "subject": t.subject, "study": t.study,
-                              "subject_id": t.subject_key, "study_id": t.study_key,
-                              "status_path": f"{status_dir}/{i}.json"}
-                             for i, t in enumerate(targets)])
-                try:
-                    subs = sub.wait()
-                except Exception as exc:  # noqa: BLE001 - recorded, then raised
-                    failure = exc
-                    conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
-                        state="error", finished=now, message=f"submission failed: {exc}"))
-                else:
-                    set_submissions(conn, launch_id, subs)
+                                   "batch_name": batch.name, "scheduler": self.scheduler.kind,
+                                   "submitted": now, "state": "error" if failure else "queued",
+                                   "finished": now if failure else None,
+                                   "message": f"submission failed: {failure}" if failure
+                                   else None},
+                            [{"subject": t.subject, "study": t.study,
+                              "subject_id": t.subject_key, "study_id": t.study_key}
+                             for t in targets], status_dir, logs, subs)
                 ids = row_ids(conn, launch_id, len(targets))
         except BaseException:
-            self._withdraw(sub, targets, spec_path)
+            if subs:  # the job table could not be written: no jobs nobody knows of
+                self._withdraw(subs, spec_path)
             raise
         if failure is not None:
             raise failure
         log.info("launched %s: %d job(s) of %r on %s", launch_id, len(ids), batch.name,
                  self.scheduler.kind)
-        return LaunchResult(launch_id, ids, [s.job_id for s in subs])
+        job_ids = subs.job_ids if hasattr(subs, "job_ids") else [s.job_id for s in subs]
+        return LaunchResult(launch_id, ids, job_ids)
 
-    def _withdraw(self, sub: _Submission, targets, spec_path) -> None:
-        """The job table could not be written: cancel what was submitted (no unrecorded jobs)."""
-        try:
-            subs = sub.wait()
-        except BaseException:  # noqa: BLE001 - nothing was submitted
-            return
+    def _withdraw(self, subs, spec_path) -> None:
         try:
             self.scheduler.cancel([s.job_id for s in subs],
-                                  [status_path(spec_path, i) for i in range(len(targets))])
+                                  [status_path(spec_path, i) for i in range(len(subs))])
         except Exception as exc:  # noqa: BLE001
             log.error("could not cancel the unrecorded jobs %s..: %s", subs[0].job_id, exc)
 
@@ -206,7 +179,7 @@ class BatchRunner(JobViews):
             log.warning("job states not refreshed: %s", exc)
             return report
         report.queries = getattr(self.scheduler, "last_queries", 1)
-        now, updates, same = utcnow(), [], []
+        now, updates, same = utcnow(), {}, []
         for r in rows:
             o = obs.get(r.scheduler_id)
             if o is None or o.state is None:
@@ -218,22 +191,20 @@ class BatchRunner(JobViews):
                 continue
             if o.state != r.state:
                 report.changed += 1
-            updates.append({"_id": r.id, "state": o.state, "checked": now,
-                            "started": parse_time(o.started) or r.started,
-                            "finished": parse_time(o.finished) or (now if o.state in FINAL
-                                                                   else None),
-                            "message": o.message})
+            values = (o.state, parse_time(o.started) or r.started,
+                      parse_time(o.finished) or (now if o.state in FINAL else None), o.message)
+            updates.setdefault(values, []).append(r.id)  # jobs that ended alike: one UPDATE
+        still_active = GridJob.state.in_(ACTIVE)  # a cancel in between wins
         with self.engine.begin() as conn:
             for k in range(0, len(same), 900):
                 conn.execute(update(GridJob).where(GridJob.id.in_(same[k:k + 900]))
                              .values(checked=now))
-            if updates:
-                still_active = or_(*(GridJob.state == s for s in ACTIVE))  # no IN: executemany
-                conn.execute(update(GridJob).where(GridJob.id == bindparam("_id"),
-                                                   still_active).values(
-                    state=bindparam("state"), checked=bindparam("checked"),
-                    started=bindparam("started"), finished=bindparam("finished"),
-                    message=bindparam("message")), updates)
+            for (state, started, finished, message), ids in updates.items():
+                for k in range(0, len(ids), 900):
+                    conn.execute(update(GridJob).where(GridJob.id.in_(ids[k:k + 900]),
+                                                       still_active).values(
+                        state=state, checked=now, started=started, finished=finished,
+                        message=message))
         return report
 
     # -- control -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nora_server.batch.runner import read_status
 from nora_server.batch.states import (FINAL, Observation, Resources, SchedulerUnavailable,
-                                      Submitted, run_command)
+                                      Submitted, SubmittedArray, run_command, task_logs)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class SlurmScheduler:
         self.sbatch_extra = dict(sbatch_extra or {})
         self.last_queries = 0      # scheduler queries made by the last query()
 
-    def _executor(self, folder: Path, resources: Resources, name: str, n: int):
+    def _executor(self, folder: Path, resources: Resources, name: str, n: int,
+                  logs: tuple[str, str, str] | None = None):
         import submitit
         ex = submitit.SlurmExecutor(folder=folder, max_num_timeout=0, python=self.python)
         minutes = max(1, math.ceil(resources.time_min))  # Slurm counts whole minutes
@@ -84,8 +85,11 @@ class SlurmScheduler:
             params["mem"] = f"{int(resources.mem_gb * 1024)}M"
         if resources.gpus:
             params["gres"] = f"gpu:{resources.gpus}"
-        if self.sbatch_extra:
-            params["additional_parameters"] = self.sbatch_extra
+        extra = dict(self.sbatch_extra)
+        if logs:  # one log pair per task, named by the array index (known before sbatch)
+            extra.update(output=f"{logs[0]}%a{logs[1]}", error=f"{logs[0]}%a{logs[2]}")
+        if extra:
+            params["additional_parameters"] = extra
         ex.update_parameters(**params)
         return ex
 
@@ -106,7 +110,8 @@ class SlurmScheduler:
         from nora_server.batch.runner import run_array_task
         folder = Path(folder).absolute()
         folder.mkdir(parents=True, exist_ok=True)
-        ex = self._executor(folder, resources, name, n)
+        logs = task_logs(folder)
+        ex = self._executor(folder, resources, name, n, logs)
         task = DelayedSubmission(run_array_task, str(spec_path))
         task.set_timeout(resources.time_min, 0)
         task.dump(folder / "task.pkl")
@@ -114,9 +119,7 @@ class SlurmScheduler:
         command = " ".join([ex.python, "-u -m nora_server.batch.slurm_task",
                             shlex.quote(str(folder))])
         base = ex._submit_command(command).job_id
-        f = str(folder)
-        return [Submitted(f"{base}_{i}", f"{f}/{base}_{i}_0_log.out", f"{f}/{base}_{i}_0_log.err")
-                for i in range(n)]
+        return SubmittedArray(f"{base}_", *logs, n)
 
     def _lines(self, cmd: list[str], ok_errors=()) -> dict[str, tuple[str, str, str]]:
         """``{job id: (state, start, end)}`` from ``sacct``/``squeue`` lines ``id|state|s|e``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,45 @@ class Submitted:
     stderr: str
 
 
+class SubmittedArray(Sequence):
+    """The submissions of an array whose ids and logs follow ``pattern``: ``(job id prefix,
+    log prefix, out suffix, err suffix)``, task ``i`` being ``<prefix><i>`` with logs
+    ``<log prefix><i><suffix>`` (what SlurmScheduler returns; items are made on demand)."""
+
+    def __init__(self, prefix: str, log_prefix: str, out_suffix: str, err_suffix: str, n: int):
+        self.pattern = (prefix, log_prefix, out_suffix, err_suffix)
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self.n))]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        p, lp, out, err = self.pattern
+        return Submitted(f"{p}{i}", f"{lp}{i}{out}", f"{lp}{i}{err}")
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [f"{self.pattern[0]}{i}" for i in range(self.n)]
+
+
 @dataclass(frozen=True)
 class Observation:
     state: str | None           # one of STATES, or None when the scheduler does not know the job
     started: str | None = None
     finished: str | None = None
     message: str | None = None
+
+
+def task_logs(folder) -> tuple[str, str, str]:
+    """Where task ``i`` of a launch writes its output: ``<folder>/task_<i>.out`` and ``.err``
+    as ``(prefix, out suffix, err suffix)``; known before submitting, for both executors."""
+    return f"{folder}/task_", ".out", ".err"
 
 
 def run_command(cmd, runner=subprocess.run, retries: int = 3, backoff_s: float = 0.5,

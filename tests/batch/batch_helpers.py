@@ -72,7 +72,6 @@ def function_batch(function: str, *, n: float | None = None, s: str | None = Non
 def task_process_gone(row, timeout: float = 15.0) -> bool:
     """True once the task process recorded in the row's status file no longer runs."""
     import json
-    import os
 
     pid = json.loads(Path(row.status_path).read_text())["pid"]
     deadline = time.monotonic() + timeout

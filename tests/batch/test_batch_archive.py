@@ -74,6 +74,13 @@ def test_jobs_list_log_kill_and_rerun(tmp_path, monkeypatch, capsys):
         new = [r for r in rows if r.launch_id != launch_id]
         assert [(r.subject, r.state) for r in _wait(runner, new[0].launch_id, 60)] == \
             [("P003", "done")]
+        assert nora_main(["jobs", "--show", str(job_id)]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["target"] == "P003" and shown["batch"]["name"] == "copy and query"
+        assert nora_main(["jobs", "-p", "demo", "--clear"]) == 0  # forget the done ones
+        assert capsys.readouterr().out.strip() == "cleared 2 job(s)"
+        assert nora_main(["jobs", "-p", "demo", "--all", "--json"]) == 0
+        assert [r["state"] for r in json.loads(capsys.readouterr().out)] == ["error"]
         # a long job, killed from the command line
         sleeper = {"name": "sleep", "jobs": [{"type": "function", "function": "nora.sleep",
                                               "args": [{"type": "NUMERIC", "value": 120}]}]}
