@@ -259,9 +259,15 @@ def launch_autoexec(session, project: str, refs, queue: str = "DEFAULT", *, sett
     says what to do; nothing is half-launched. ``settings``: the site's ``nora.toml`` (default:
     the one of ``$NORA_CONFIG`` when it describes this archive).
     """
+    from nora_server.archive.errors import ArchiveError
+    from nora_server.archive.rights import require
     refs = [r for r in refs if r]
     if not refs:
         raise BatchError(f"autoexec {queue}: no subject or study given")
+    try:
+        require(session.role(project), "write", project, session.user)
+    except ArchiveError as exc:
+        raise BatchError(f"autoexec {queue}: {exc}") from None
     doc = autoexec_batch(session, project, queue)
     if runner is None:
         from nora_server.batch.site import open_runner
