@@ -7,6 +7,7 @@ inside a job they open the archive once per process.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from nora_server.batch.model import BatchError, parse_batch
 from nora_server.batch.resolve import StudyInfo, Target
 from nora_server.batch.tables import GridJob
 
+log = logging.getLogger(__name__)
 JOB_LETTERS = {"q": "queued", "r": "running", "e": "error", "c": "cancelled", "d": "done"}
 _SESSIONS: dict = {}
 
@@ -65,18 +67,49 @@ class ArchiveAccess:
         return env
 
 
-@dataclass(frozen=True)
-class ArchiveFiles:
-    """File source reading the archive's index (selection never walks the disk)."""
-    access: ArchiveAccess
+class SessionFiles:
+    """File source on an open archive session (in this process: previews in the desktop)."""
+
+    def __init__(self, session):
+        self.session = session
+        self._roots: dict = {}
 
     def study_folder(self, project: str, subject: str, study: StudyInfo) -> str:
-        return str(self.access.session().project(project).root / subject / study.id)
+        if project not in self._roots:
+            self._roots[project] = self.session.project(project).root
+        return str(self._roots[project] / subject / study.id)
 
     def list_files(self, project: str, subject: str, study: StudyInfo) -> list[str]:
-        files = self.access.session().select_files(project, "*", ref=f"{subject}#{study.id}")
+        files = self.session.select_files(project, "*", ref=f"{subject}#{study.id}")
         return [f.path for f in files if f.subject.lower() == subject.lower()
                 and f.study.lower() == study.id.lower()]
+
+    def matching(self, project: str, pattern: str) -> dict:
+        """``{(subject, study) lower-cased: [relpath, ...]}`` of the files matching
+        ``pattern`` in the whole project: one query."""
+        out: dict = {}
+        for f in self.session.select_files(project, pattern):
+            out.setdefault((f.subject.lower(), f.study.lower()), []).append(f.path)
+        return out
+
+
+@dataclass(frozen=True)
+class ArchiveFiles:
+    """File source reading the archive's index (selection never walks the disk); picklable:
+    inside a job it opens the archive through :class:`ArchiveAccess`."""
+    access: ArchiveAccess
+
+    def _files(self) -> SessionFiles:
+        return SessionFiles(self.access.session())
+
+    def study_folder(self, project: str, subject: str, study: StudyInfo) -> str:
+        return self._files().study_folder(project, subject, study)
+
+    def list_files(self, project: str, subject: str, study: StudyInfo) -> list[str]:
+        return self._files().list_files(project, subject, study)
+
+    def matching(self, project: str, pattern: str) -> dict:
+        return self._files().matching(project, pattern)
 
 
 @dataclass(frozen=True)
@@ -161,7 +194,17 @@ def save_batch(session, project: str, doc: dict) -> str:
 
 
 def load_batch(session, project: str, name: str) -> dict:
-    return session.document("batch", name, project=project)
+    """A saved batch of the project (the JSON document as saved)."""
+    try:
+        return session.document("batch", name, project=project)
+    except NotFound:
+        raise BatchError(f"project {project!r} has no saved batch {name!r} (saved: "
+                         f"{', '.join(list_batches(session, project)) or 'none'})") from None
+
+
+def list_batches(session, project: str) -> list[str]:
+    """Names of the batches saved in the project."""
+    return list(session.documents("batch", project=project))
 
 
 def autoexec_batch(session, project: str, queue: str = "DEFAULT") -> dict:
@@ -184,6 +227,66 @@ def autoexec_batch(session, project: str, queue: str = "DEFAULT") -> dict:
     jobs = [j.to_dict() for b in batches for j in b.jobs]
     return {"name": f"autoexec:{queue}", "level": levels.pop(), "jobs": jobs,
             "resources": batches[0].resources}
+
+
+def site_settings(session):
+    """The ``nora.toml`` of the archive ``session`` is on (``$NORA_CONFIG`` or the user's), if
+    it describes the same storage; else settings of the session alone (local executor)."""
+    from nora_server.config import ConfigError, Settings, load_settings
+    try:
+        settings = load_settings()
+        if Path(settings.storage).resolve() == Path(session.archive.storage).resolve():
+            return settings
+    except ConfigError:
+        pass
+    log.warning("no nora.toml for the archive at %s: batches run with the default [batch] "
+                "settings (local executor)", session.archive.storage)
+    return Settings(database=session.engine.url.render_as_string(hide_password=False),
+                    storage=Path(session.archive.storage))
+
+
+def launch_autoexec(session, project: str, refs, queue: str = "DEFAULT", *, settings=None,
+                    runner=None, resources: dict | None = None):
+    """Launch the project's autoexecution queue ``queue`` for ``refs`` (``"PID"`` or
+    ``"PID#SID"``: the studies an import just stored). Subject-level batches run once per
+    subject, study-level ones once per study. The jobs go to the site's import queue when
+    ``[batch] import_partition`` is set. Returns the
+    :class:`~nora_server.batch.service.LaunchResult`.
+
+    This is the call behind ``nora --import ... --autoexec_queue`` and
+    ``nora --launch_autoexec``. Every failure (no such queue, a saved batch missing or
+    invalid, the scheduler refusing the submission) is a :class:`BatchError` whose message
+    says what to do; nothing is half-launched. ``settings``: the site's ``nora.toml`` (default:
+    the one of ``$NORA_CONFIG`` when it describes this archive).
+    """
+    from nora_server.archive.errors import ArchiveError
+    from nora_server.archive.rights import require
+    refs = [r for r in refs if r]
+    if not refs:
+        raise BatchError(f"autoexec {queue}: no subject or study given")
+    try:
+        require(session.role(project), "write", project, session.user)
+    except ArchiveError as exc:
+        raise BatchError(f"autoexec {queue}: {exc}") from None
+    doc = autoexec_batch(session, project, queue)
+    if runner is None:
+        from nora_server.batch.site import open_runner
+        runner = open_runner(settings or site_settings(session), session.archive, session)
+    try:
+        targets = archive_targets(session, project, level=doc["level"], refs=refs)
+    except NotFound as exc:
+        raise BatchError(f"autoexec {queue}: {exc}") from None
+    run_opts = dict(resources or {})
+    asked = set(doc["resources"]) | set(run_opts)
+    if "import" in runner.queues and not {"partition", "queue"} & asked:
+        run_opts["queue"] = "import"
+    try:
+        return runner.launch(doc, targets, project=project, resources=run_opts)
+    except BatchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one error type for the importer
+        raise BatchError(f"autoexec {queue} for {', '.join(refs)}: the submission failed: "
+                         f"{exc}") from exc
 
 
 def job_clause(letters: str):

@@ -142,6 +142,31 @@ def _parse_arg(raw: dict, where: str, counters: dict) -> Argument:
     return Argument(kind, var, value=value)
 
 
+RESOURCE_NUMBERS = {"cpus": int, "mem_gb": float, "time_min": float, "gpus": int,
+                    "array_parallelism": int}
+RESOURCE_TEXTS = ("partition", "queue")
+
+
+def check_resources(resources: dict) -> None:
+    for key, value in resources.items():
+        if key in RESOURCE_TEXTS:
+            if value is not None and not isinstance(value, str):
+                raise BatchError(f"resources: {key} must be a name, got {value!r}")
+        elif key in RESOURCE_NUMBERS:
+            if value is None:
+                continue
+            try:
+                number = RESOURCE_NUMBERS[key](value)
+            except (TypeError, ValueError):
+                number = None
+            smallest_ok = number is not None and (number >= 0 if key == "gpus" else number > 0)
+            if isinstance(value, bool) or not smallest_ok:
+                raise BatchError(f"resources: {key} must be a positive number, got {value!r}")
+        else:
+            raise BatchError(f"resources: unknown key {key!r}; use "
+                             f"{', '.join(sorted([*RESOURCE_NUMBERS, *RESOURCE_TEXTS]))}")
+
+
 def parse_batch(doc: dict) -> Batch:
     """Validate a batch document (a dict from JSON) and return the typed :class:`Batch`."""
     if not isinstance(doc, dict):
@@ -173,6 +198,11 @@ def parse_batch(doc: dict) -> Batch:
             if not fn:
                 raise BatchError(f"{where}: a function job needs 'function' (a registered name "
                                  "or 'package.module:function')")
+            from nora_server.batch.functions import missing_args
+            lacking = missing_args(fn, {a.var: a.type for a in args})
+            if lacking:
+                raise BatchError(f"{where}: function {fn} needs {', '.join(lacking)}; add the "
+                                 "argument(s)")
             jobs.append(Job(name, kind, function=fn, args=args))
         else:
             code = str(raw.get("code", ""))
@@ -187,4 +217,72 @@ def parse_batch(doc: dict) -> Batch:
     resources = doc.get("resources") or {}
     if not isinstance(resources, dict):
         raise BatchError("'resources' must be an object (cpus, mem_gb, time_min, partition)")
+    check_resources(resources)
     return Batch(str(doc.get("name") or "batch"), level, tuple(jobs), dict(resources))
+
+
+# -- what the batch tool offers ---------------------------------------------------------------
+ARGUMENT_TYPES = (
+    {"type": "FILE", "letter": "f", "fields": ["pattern", "study"],
+     "doc": "input files: a pattern relative to the study folder (* any run, _ one character) "
+            "and a study selector; the job gets the absolute paths of every match"},
+    {"type": "OUT", "letter": "o", "fields": ["name", "study"],
+     "doc": "an output file name relative to the study folder, optionally 'name TAG(a,b)'; "
+            "registered in the archive with its tags after the job succeeds"},
+    {"type": "PATHOUT", "letter": "p", "fields": ["name", "study"],
+     "doc": "an output folder relative to the study folder (created)"},
+    {"type": "STRING", "letter": "s", "fields": ["value"], "doc": "a text"},
+    {"type": "OPTION", "letter": "s", "fields": ["value", "choices"],
+     "doc": "one of the 'choices'"},
+    {"type": "NUMERIC", "letter": "n", "fields": ["value"], "doc": "a number"},
+    {"type": "LOGICAL", "letter": "n", "fields": ["value"], "doc": "true/false (1/0 in BASH)"},
+)
+DEFAULT_TYPE = {"f": "FILE", "o": "OUT", "p": "PATHOUT", "s": "STRING", "n": "NUMERIC"}
+
+
+def argument_types() -> list[dict]:
+    """The argument types with their variable letter and fields (for the batch tool)."""
+    return [dict(a) for a in ARGUMENT_TYPES]
+
+
+def job_kinds() -> list[dict]:
+    """The kinds of job: generic BASH and Python (``code`` with ``$f1``-style variables) and the
+    registered functions (see :func:`nora_server.batch.functions.catalog`)."""
+    from nora_server.batch.functions import catalog
+    return [{"type": "bash", "label": "generic BASH", "fields": ["name", "code", "args"],
+             "doc": "a BASH script; $f1..$f9, $o1.., $p1.., $s1.., $n1.. become one quoted "
+                    "word each (a FILE matching several files: several words); nora is on "
+                    "the PATH"},
+            {"type": "python", "label": "generic Python", "fields": ["name", "code", "args"],
+             "doc": "a Python script; the variables become Python literals (a FILE: one path, "
+                    "or a list of paths when it matches several)"},
+            {"type": "function", "label": "registered function",
+             "fields": ["name", "function", "args"], "functions": catalog()}]
+
+
+def argument_rows(code: str, args=(), *, keep_unused: bool = False) -> list[dict]:
+    """The argument rows a generic job's ``code`` needs: ``args`` (dicts as in the batch JSON)
+    that bind a variable the code uses, plus a new row (default type by letter: FILE, OUT,
+    PATHOUT, STRING, NUMERIC) for every variable no row binds yet, in variable order. Every
+    row gets an explicit ``var``. What NORA does when a script mentions ``$f1``."""
+    from nora_server.batch.substitute import referenced_vars
+    used = referenced_vars(code)
+    rows, counters = {}, {}
+    for raw in args:
+        row = dict(raw)
+        kind = str(row.get("type", "")).upper()
+        letter = ARG_LETTER.get(kind)
+        if letter is None:
+            continue
+        counters[letter] = counters.get(letter, 0) + 1
+        row["type"], row["var"] = kind, str(row.get("var") or f"{letter}{counters[letter]}")
+        if row["var"] in used or keep_unused:
+            rows.setdefault(row["var"], row)
+    for var in used - set(rows):
+        rows[var] = {"type": DEFAULT_TYPE[var[0]], "var": var}
+        if var[0] == "f":
+            rows[var]["pattern"] = ""
+        elif var[0] in "op":
+            rows[var]["name"] = ""
+    order = "fopsn"
+    return [rows[v] for v in sorted(rows, key=lambda v: (order.index(v[0]), int(v[1:])))]

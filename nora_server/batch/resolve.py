@@ -7,8 +7,11 @@ use). It must be picklable, because resolution runs inside the job::
     list_files(project, subject_id, study) -> list[str]   # paths relative to the study folder
     study_folder(project, subject_id, study) -> str       # absolute folder of the study
 
-Patterns use SQL LIKE wildcards as NORA does (``*`` or ``%`` any run of characters, ``_``
-exactly one), match the whole relative path, case-insensitively.
+Patterns are the archive's (:mod:`nora_server.archive.patterns`; SQL LIKE as in NORA: ``*`` any
+run of characters, ``_`` exactly one), matched against the whole study-relative path,
+case-insensitively. A file source may also offer ``matching(project, pattern)`` ->
+``{(subject, study): [relpath, ...]}`` (one query for a whole project), which :func:`preview`
+uses when present.
 
 Study selectors (the ``study`` of FILE/OUT/PATHOUT arguments): a position ``first`` ``last``
 ``all`` ``this`` ``N`` (N-th by date, 1-based) or ``-N`` (N-th from the last), followed by
@@ -58,11 +61,11 @@ class Target:
 
 @lru_cache(maxsize=512)
 def like_regex(pattern: str) -> re.Pattern:
-    """Compile a NORA/SQL LIKE pattern (``*``/``%`` any run, ``_`` one char) to a regex."""
-    out = []
-    for ch in pattern:
-        out.append(".*" if ch in "*%" else "." if ch == "_" else re.escape(ch))
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+    """Compile a NORA pattern (``*`` any run, ``_`` one character, the rest literal) to a
+    case-insensitive regex: the semantics of :func:`nora_server.archive.patterns.to_regex`,
+    without importing the archive (and SQLAlchemy) into every task."""
+    body = "".join(".*" if c == "*" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile(body + r"\Z", re.IGNORECASE | re.DOTALL)
 
 
 def match_files(pattern: str, relpaths) -> list[str]:
@@ -193,3 +196,46 @@ def directory_targets(root: str | os.PathLike, project: str, *, level: str = "su
         else:
             targets += [Target(project, subj.name, studies, st.id) for st in studies]
     return targets
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """What a FILE pattern gives one target: the studies selected and the files matched (or
+    the message the job would fail with)."""
+    target: str                 # "PID" or "PID#SID"
+    studies: tuple[str, ...]
+    files: tuple[str, ...]      # absolute paths
+    error: str | None = None
+
+
+def preview(pattern: str, targets, files, *, study: str = "", level: str = "subject",
+            project: str | None = None) -> list[PreviewRow]:
+    """The files a FILE argument (``pattern`` with study selector ``study``) matches for each
+    target, exactly as the job will resolve them; never raises for a missing input."""
+    targets = list(targets)
+    index = None
+    if targets and hasattr(files, "matching"):
+        index = files.matching(project or targets[0].project, pattern)
+    rx = like_regex(pattern)
+    out = []
+    for t in targets:
+        label = f"{t.subject}#{t.study}" if level == "study" and t.study else t.subject
+        try:
+            studies = select_studies(t, study, level=level)
+        except MissingInputError as exc:
+            out.append(PreviewRow(label, (), (), str(exc)))
+            continue
+        found = []
+        for st in studies:
+            folder = files.study_folder(t.project, t.subject, st)
+            rel = (index.get((t.subject.lower(), st.id.lower()), []) if index is not None
+                   else files.list_files(t.project, t.subject, st))
+            found += [os.path.join(folder, p) for p in sorted(p for p in rel if rx.fullmatch(p))]
+        error = None
+        if not studies:
+            error = f"no study selected in {_describe(t, study)}"
+        elif not found:
+            error = (f"pattern {pattern!r} matched no file in study "
+                     f"{', '.join(s.id for s in studies)} of {_describe(t, study)}")
+        out.append(PreviewRow(label, tuple(s.id for s in studies), tuple(found), error))
+    return out

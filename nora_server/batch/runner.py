@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nora_server.batch.functions import JobContext, lookup
 from nora_server.batch.model import parse_batch
-from nora_server.batch.resolve import MissingInputError, Target, resolve_job
+from nora_server.batch.resolve import MissingInputError, StudyInfo, Target, resolve_job
 from nora_server.batch.substitute import environment, substitute
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,33 @@ class LaunchSpec:
     env: dict = field(default_factory=dict)  # extra environment for jobs (e.g. NORA_DB_URL)
 
     def dump(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "status").mkdir(exist_ok=True)
+        (folder / "status").mkdir(parents=True, exist_ok=True)
         path = folder / "spec.pkl"
         with open(path, "wb") as fh:
             pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return path
+
+    def __getstate__(self) -> dict:
+        """Targets as plain tuples: pickling 1000 dataclasses costs more than the submission."""
+        state = dict(self.__dict__)
+        state["targets"] = [target_tuple(t) for t in self.targets]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["targets"] = [target_from_tuple(t) for t in state["targets"]]
+        self.__dict__.update(state)
+
+
+def target_tuple(t: Target) -> tuple:
+    return (t.project, t.subject, tuple((s.id, s.date, s.tags, s.description) for s in t.studies),
+            t.study, t.subject_tags, t.subject_key, t.study_key)
+
+
+def target_from_tuple(row: tuple) -> Target:
+    project, subject, studies, study, tags, subject_key, study_key = row
+    return Target(project, subject, tuple(StudyInfo(*s) for s in studies), study, tags,
+                  subject_key, study_key)
 
 
 def now_iso() -> str:

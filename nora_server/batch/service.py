@@ -2,8 +2,10 @@
 
 :class:`BatchRunner` receives its collaborators: the archive's engine (job table), a scheduler
 (:mod:`nora_server.batch.scheduler`), the folder for submitit files and logs, the file source
-used to resolve patterns inside jobs, and optionally the registrar of OUT files and the
-environment jobs see (so ``nora`` works inside them).
+used to resolve patterns inside jobs, and optionally the registrar of OUT files, the
+environment jobs see (so ``nora`` works inside them), default resources and the site's queues
+(``{"processing": partition, "import": partition}``). Views of the job table (listing, one
+job's record, markers, logs) are in :mod:`nora_server.batch.jobviews`, mixed in here.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from nora_server.archive.models import utcnow
-from nora_server.batch.model import BatchError, parse_batch
+from nora_server.batch.jobtable import insert_rows, row_ids
+from nora_server.batch.jobviews import JobViews
+from nora_server.batch.model import BatchError, check_resources, parse_batch
 from nora_server.batch.runner import LaunchSpec, status_path
-from nora_server.batch.scheduler import FINAL, Resources, SchedulerUnavailable
+from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable, task_logs
 from nora_server.batch.tables import BatchLaunch, GridJob
 
 log = logging.getLogger(__name__)
-ACTIVE = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -55,73 +58,106 @@ def parse_time(text: str | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-class BatchRunner:
+class BatchRunner(JobViews):
     def __init__(self, engine, scheduler, *, folder, files, registrar=None, job_env=None,
-                 user: str = "", default_resources: Resources | None = None):
+                 user: str = "", default_resources: Resources | None = None,
+                 queues: dict | None = None):
         self.engine, self.scheduler = engine, scheduler
         self.folder = Path(folder)
         self.files, self.registrar = files, registrar
         self.job_env = dict(job_env or {})
         self.user = user
         self.default_resources = default_resources or Resources()
+        self.queues = {k: v for k, v in (queues or {}).items() if v}
+
+    def resources(self, *layers: dict | None) -> Resources:
+        """Resources from the batch's ``resources`` and run options (later layers win);
+        ``queue`` (``processing``/``import``) picks the site's partition."""
+        merged: dict = {}
+        for layer in layers:
+            merged.update(layer or {})
+        check_resources(merged)
+        queue = merged.pop("queue", None)
+        if queue and "partition" not in merged:
+            if queue not in self.queues:
+                raise BatchError(f"queue {queue!r} is not configured; this site has "
+                                 f"{', '.join(sorted(self.queues)) or 'no named queues'} "
+                                 "([batch] partition / import_partition in nora.toml)")
+            merged["partition"] = self.queues[queue]
+        try:
+            return Resources.from_dict(merged, self.default_resources)
+        except (TypeError, ValueError) as exc:
+            raise BatchError(f"resources {merged}: {exc}") from None
 
     # -- launch ------------------------------------------------------------------------
     def launch(self, batch_doc: dict, targets, *, project: str, resources: dict | None = None,
                parent_id: str | None = None) -> LaunchResult:
-        """Submit ``batch_doc`` for every target as ONE array; returns the new job ids."""
+        """Submit ``batch_doc`` for every target as ONE array; returns the new job ids.
+
+        Then the launch record and its rows go into the job table in one transaction (one
+        statement for the rows). If the submission fails the rows say so (state ``error``) and
+        the error is raised; if the database fails, the submitted jobs are cancelled: no
+        half-written launch, no job the table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
             raise BatchError(f"batch {batch.name!r}: no subject or study selected in {project!r}")
         if batch.level == "study" and any(t.study is None for t in targets):
             raise BatchError(f"batch {batch.name!r} runs per study: select studies, not subjects")
-        res = Resources.from_dict({**batch.resources, **(resources or {})}, self.default_resources)
+        res = self.resources(batch.resources, resources)
         launch_id = uuid.uuid4().hex
         folder = self.folder / project / launch_id
         spec = LaunchSpec(launch_id, batch.to_dict(), targets, self.files, self.registrar,
                           self.job_env)
         spec_path = spec.dump(folder)
-        with self.engine.begin() as conn:
-            conn.execute(insert(BatchLaunch), [{
-                "id": launch_id, "project": project, "user": self.user, "name": batch.name,
-                "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
-                "resources": res.__dict__, "folder": str(folder), "parent_id": parent_id,
-                "created": utcnow()}])
+        status_dir = str(status_path(spec_path, 0).parent)
+        logs = task_logs((folder / "logs").absolute())
         now = utcnow()
+        failure = subs = None
         try:
             subs = self.scheduler.submit_launch(spec_path, len(targets), folder / "logs", res,
                                                 f"nora-{batch.name}")
-        except Exception as exc:
-            self._insert(launch_id, project, batch.name, now, targets, spec_path, None,
-                         state="error", message=f"submission failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
+            failure = exc
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(BatchLaunch), [{
+                    "id": launch_id, "project": project, "user": self.user, "name": batch.name,
+                    "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
+                    "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
+                    "created": now}])
+                insert_rows(conn, {"launch_id": launch_id, "project": project,
+                                   "batch_name": batch.name, "scheduler": self.scheduler.kind,
+                                   "submitted": now, "state": "error" if failure else "queued",
+                                   "finished": now if failure else None,
+                                   "message": f"submission failed: {failure}" if failure
+                                   else None},
+                            [{"subject": t.subject, "study": t.study,
+                              "subject_id": t.subject_key, "study_id": t.study_key}
+                             for t in targets], status_dir, logs, subs)
+                ids = row_ids(conn, launch_id, len(targets))
+        except BaseException:
+            if subs:  # the job table could not be written: no jobs nobody knows of
+                self._withdraw(subs, spec_path)
             raise
-        ids = self._insert(launch_id, project, batch.name, now, targets, spec_path, subs)
+        if failure is not None:
+            raise failure
         log.info("launched %s: %d job(s) of %r on %s", launch_id, len(ids), batch.name,
                  self.scheduler.kind)
-        return LaunchResult(launch_id, ids, [s.job_id for s in subs])
+        job_ids = subs.job_ids if hasattr(subs, "job_ids") else [s.job_id for s in subs]
+        return LaunchResult(launch_id, ids, job_ids)
 
-    def _insert(self, launch_id, project, batch_name, now, targets, spec_path, subs, *,
-                state="queued", message=None) -> list[int]:
-        """One multi-row insert; the columns shared by every row are bound once."""
-        status_dir = str(status_path(spec_path, 0).parent)
-        stmt = insert(GridJob).values(
-            launch_id=launch_id, project=project, batch_name=batch_name, state=state,
-            scheduler=self.scheduler.kind, submitted=now, message=message,
-            finished=now if state != "queued" else None)
-        rows = [{"task_index": i, "subject": t.subject, "study": t.study,
-                 "subject_id": t.subject_key, "study_id": t.study_key,
-                 "status_path": f"{status_dir}/{i}.json",
-                 "scheduler_id": subs[i].job_id if subs else None,
-                 "log_out": subs[i].stdout if subs else "",
-                 "log_err": subs[i].stderr if subs else ""} for i, t in enumerate(targets)]
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
-            return list(conn.execute(select(GridJob.id).where(
-                GridJob.launch_id == launch_id).order_by(GridJob.task_index)).scalars())
+    def _withdraw(self, subs, spec_path) -> None:
+        try:
+            self.scheduler.cancel([s.job_id for s in subs],
+                                  [status_path(spec_path, i) for i in range(len(subs))])
+        except Exception as exc:  # noqa: BLE001
+            log.error("could not cancel the unrecorded jobs %s..: %s", subs[0].job_id, exc)
 
     # -- refresh -----------------------------------------------------------------------
     def refresh(self, *, project: str | None = None, launch_id: str | None = None) -> RefreshReport:
-        """Bring queued/running jobs up to date with ONE scheduler query for all of them."""
+        """Bring queued/running jobs up to date with ONE scheduler query for all of them
+        (Slurm: a second one only for jobs accounting does not know yet)."""
         q = select(GridJob.id, GridJob.scheduler_id, GridJob.status_path, GridJob.state,
                    GridJob.started).where(GridJob.state.in_(ACTIVE),
                                           GridJob.scheduler == self.scheduler.kind,
@@ -135,96 +171,122 @@ class BatchRunner:
         report = RefreshReport(checked=len(rows))
         if not rows:
             return report
-        report.queries = 1
         try:
             obs = self.scheduler.query({r.scheduler_id: Path(r.status_path) for r in rows})
         except SchedulerUnavailable as exc:
             report.error, report.unknown = str(exc), len(rows)
+            report.queries = max(1, getattr(self.scheduler, "last_queries", 1))
             log.warning("job states not refreshed: %s", exc)
             return report
-        now, updates = utcnow(), []
+        report.queries = getattr(self.scheduler, "last_queries", 1)
+        now, updates, same = utcnow(), {}, []
         for r in rows:
             o = obs.get(r.scheduler_id)
             if o is None or o.state is None:
                 report.unknown += 1
                 continue
             report.counts[o.state] = report.counts.get(o.state, 0) + 1
+            if o.state == r.state and (o.state == "queued" or r.started):
+                same.append(r.id)  # only 'checked' changes
+                continue
             if o.state != r.state:
                 report.changed += 1
-            updates.append({"_id": r.id, "state": o.state, "checked": now,
-                            "started": parse_time(o.started) or r.started,
-                            "finished": parse_time(o.finished) or (now if o.state in FINAL
-                                                                   else None),
-                            "message": o.message})
-        if updates:
-            stmt = update(GridJob).where(GridJob.id == bindparam("_id")).values(
-                state=bindparam("state"), checked=bindparam("checked"),
-                started=bindparam("started"), finished=bindparam("finished"),
-                message=bindparam("message"))
-            with self.engine.begin() as conn:
-                conn.execute(stmt, updates)
+            values = (o.state, parse_time(o.started) or r.started,
+                      parse_time(o.finished) or (now if o.state in FINAL else None), o.message)
+            updates.setdefault(values, []).append(r.id)  # jobs that ended alike: one UPDATE
+        still_active = GridJob.state.in_(ACTIVE)  # a cancel in between wins
+        with self.engine.begin() as conn:
+            for k in range(0, len(same), 900):
+                conn.execute(update(GridJob).where(GridJob.id.in_(same[k:k + 900]))
+                             .values(checked=now))
+            for (state, started, finished, message), ids in updates.items():
+                for k in range(0, len(ids), 900):
+                    conn.execute(update(GridJob).where(GridJob.id.in_(ids[k:k + 900]),
+                                                       still_active).values(
+                        state=state, checked=now, started=started, finished=finished,
+                        message=message))
         return report
 
     # -- control -----------------------------------------------------------------------
     def cancel(self, job_ids) -> int:
         """Cancel grid jobs (ids of the job table) that are still queued or running."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(GridJob.id, GridJob.scheduler_id).where(
-                GridJob.id.in_(list(job_ids)), GridJob.state.in_(ACTIVE))).all()
-        self.scheduler.cancel([r.scheduler_id for r in rows if r.scheduler_id])
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(update(GridJob).where(GridJob.id.in_([r.id for r in rows])).values(
-                    state="cancelled", finished=utcnow(), message=f"cancelled by {self.user or 'user'}"))
+            rows = conn.execute(select(GridJob.id, GridJob.scheduler_id, GridJob.status_path)
+                                .where(GridJob.id.in_(list(job_ids)),
+                                       GridJob.state.in_(ACTIVE),
+                                       GridJob.scheduler == self.scheduler.kind)).all()
+        rows = [r for r in rows if r.scheduler_id]
+        if not rows:
+            return 0
+        self.scheduler.cancel([r.scheduler_id for r in rows], [r.status_path for r in rows])
+        with self.engine.begin() as conn:
+            conn.execute(update(GridJob).where(GridJob.id.in_([r.id for r in rows]),
+                                               GridJob.state.in_(ACTIVE)).values(
+                state="cancelled", finished=utcnow(),
+                message=f"cancelled by {self.user or 'user'}"))
         return len(rows)
 
     def rerun(self, launch_id: str, *, states=("error", "cancelled"),
-              batch_doc: dict | None = None) -> LaunchResult:
+              batch_doc: dict | None = None, resources: dict | None = None) -> LaunchResult:
         """Launch again, as one new array, only the targets of ``launch_id`` whose job ended in
-        ``states`` (optionally with a corrected ``batch_doc``)."""
+        ``states`` (optionally with a corrected ``batch_doc`` or other ``resources``)."""
         with self.engine.connect() as conn:
-            launch = conn.execute(select(BatchLaunch).where(BatchLaunch.id == launch_id)).first()
-            if launch is None:
-                raise BatchError(f"no launch {launch_id!r}")
             idx = list(conn.execute(select(GridJob.task_index).where(
                 GridJob.launch_id == launch_id, GridJob.state.in_(list(states)))
                 .order_by(GridJob.task_index)).scalars())
-        if not idx:
+        if not idx and self._launch(launch_id) is not None:
             raise BatchError(f"launch {launch_id}: no job in state {', '.join(states)} to re-run")
-        with open(Path(launch.folder) / "spec.pkl", "rb") as fh:
-            spec: LaunchSpec = pickle.load(fh)
-        return self.launch(batch_doc or launch.batch, [spec.targets[i] for i in idx],
-                           project=launch.project, resources=launch.resources,
+        return self._relaunch(launch_id, idx, batch_doc, resources)
+
+    def rerun_jobs(self, job_ids, *, batch_doc: dict | None = None,
+                   resources: dict | None = None) -> list[LaunchResult]:
+        """Launch the given jobs again (any state but queued/running): one new array per
+        launch they came from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(GridJob.id, GridJob.launch_id, GridJob.task_index,
+                                       GridJob.state).where(GridJob.id.in_(list(job_ids)))
+                                .order_by(GridJob.launch_id, GridJob.task_index)).all()
+        missing = set(job_ids) - {r.id for r in rows}
+        if missing:
+            raise BatchError(f"no job {', '.join(map(str, sorted(missing)))} in the job table")
+        active = [r.id for r in rows if r.state in ACTIVE]
+        if active:
+            raise BatchError(f"job(s) {', '.join(map(str, active))} are still queued or "
+                             "running: cancel them first")
+        by_launch: dict[str, list[int]] = {}
+        for r in rows:
+            by_launch.setdefault(r.launch_id, []).append(r.task_index)
+        return [self._relaunch(lid, idx, batch_doc, resources) for lid, idx in by_launch.items()]
+
+    def _launch(self, launch_id: str):
+        with self.engine.connect() as conn:
+            return conn.execute(select(BatchLaunch).where(BatchLaunch.id == launch_id)).first()
+
+    def _relaunch(self, launch_id, indices, batch_doc, resources) -> LaunchResult:
+        launch = self._launch(launch_id)
+        if launch is None:
+            raise BatchError(f"no launch {launch_id!r}")
+        try:
+            with open(Path(launch.folder) / "spec.pkl", "rb") as fh:
+                spec: LaunchSpec = pickle.load(fh)
+        except OSError as exc:
+            raise BatchError(f"launch {launch_id}: its files are gone ({exc}); launch the "
+                             "batch again for these subjects") from None
+        return self.launch(batch_doc or launch.batch, [spec.targets[i] for i in indices],
+                           project=launch.project, resources={**launch.resources,
+                                                              **(resources or {})},
                            parent_id=launch_id)
 
-    # -- views -------------------------------------------------------------------------
-    def jobs(self, *, project: str | None = None, states=None, launch_id: str | None = None,
-             include_done: bool = False) -> list:
-        """Job rows, newest first. By default finished (done) jobs leave the view; failed and
-        cancelled ones stay."""
-        q = select(GridJob)
+    def clear(self, *, project: str | None = None, states=("done",),
+              launch_id: str | None = None) -> int:
+        """Delete finished job records (default: the done ones) from the job table."""
+        bad = set(states) - FINAL
+        if bad:
+            raise BatchError(f"only finished jobs can be cleared, not {', '.join(sorted(bad))}")
+        stmt = delete(GridJob).where(GridJob.state.in_(list(states)))
         if project:
-            q = q.where(GridJob.project == project)
+            stmt = stmt.where(GridJob.project == project)
         if launch_id:
-            q = q.where(GridJob.launch_id == launch_id)
-        if states:
-            q = q.where(GridJob.state.in_(list(states)))
-        elif not include_done:
-            q = q.where(GridJob.state != "done")
-        with self.engine.connect() as conn:
-            return list(conn.execute(q.order_by(GridJob.id.desc())).all())
-
-    def log_text(self, job_id: int) -> str:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(GridJob.log_out, GridJob.log_err, GridJob.message).where(
-                GridJob.id == job_id)).first()
-        if row is None:
-            raise BatchError(f"no job {job_id} in the job table")
-        parts = []
-        for label, path in (("stdout", row.log_out), ("stderr", row.log_err)):
-            p = Path(path) if path else None
-            text = p.read_text(errors="replace") if p and p.is_file() else "(no log yet)"
-            parts.append(f"==> {label}: {path}\n{text}")
-        if row.message:
-            parts.append(f"==> message\n{row.message}")
-        return "\n".join(parts)
+            stmt = stmt.where(GridJob.launch_id == launch_id)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount

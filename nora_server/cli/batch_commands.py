@@ -1,29 +1,21 @@
 """Batch commands of ``nora`` and ``noractl`` (hooked in by one line in each ``main``).
 
-    nora -p P --launch JSON [--select REFS] [--level subject|study] [--handle_job_result]
-                            [--throwerror]
+    nora -p P --launch JSON [--select REFS] [--level subject|study] [--queue Q]
+                            [--handle_job_result] [--throwerror]
     nora -p P --launchfile FILE [...]                  same, the JSON in a file
     nora -p P --launch_autoexec PSID [--autoexec_queue Q]
     nora -p P --savebatch FILE                         store a batch in the project
-    nora jobs [-p P] [--state e,q,r,c,d | --all] [--launch ID]   list (after one refresh)
-    nora jobs --kill ID... | --log ID | --rerun LAUNCH
+    nora jobs [-p P] [--state e,q,r,c,d | --all] [--launch ID] [--json]
+                                                       list (after one refresh)
+    nora jobs --kill ID... | --log ID | --show ID | --rerun LAUNCH | --rerun_jobs ID...
+    nora jobs -p P --clear [--state d,c,e]             forget finished jobs (default: done)
     noractl test slurm                                 check the configured cluster
 
 JSON is a batch document (see docs/batch.md), or ``{"batch": <document or saved name>,
 "select": ["P001", "P002#S1"], "bars": {"id": "P00"}}``, or the name of a saved batch.
 Without a selection the batch runs for every subject (or study) of the project.
-
-Configuration: the ``[batch]`` section of ``nora.toml``::
-
-    [batch]
-    executor = "slurm"           # or "local" (default)
-    folder = "/data/nora/jobs"   # submitit files and logs (default: beside the storage)
-    slurm_conf = "/etc/slurm/slurm.conf"
-    partition = "DPXproc"        # processing queue; import_partition = "DPXimport"
-    cpus = 1
-    mem_gb = 4
-    time_min = 120
-    sbatch = {account = "imaging"}   # any other sbatch option
+--handle_job_result waits for the jobs, then prints DONE; --throwerror waits and exits 1 when
+any job failed. Configuration: the ``[batch]`` section of ``nora.toml`` (docs/batch.md).
 """
 
 from __future__ import annotations
@@ -34,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from nora_server.batch.site import batch_section, jobs_folder
 from nora_server.cli.common import Parser, UsageError, setup_logging
 
 LAUNCH_FLAGS = ("--launch", "-l", "--launchfile", "--launch_autoexec", "--savebatch")
@@ -51,41 +44,18 @@ def handles_noractl(argv) -> bool:
     return words[:2] == ["test", "slurm"]
 
 
-# -- wiring: settings -> runner --------------------------------------------------------------
-def batch_section(settings) -> dict:
-    return dict(settings.sections.get("batch") or {})
-
-
 def make_scheduler(section: dict):
-    from nora_server.batch.scheduler import LocalScheduler, SlurmScheduler
-    kind = section.get("executor", "local")
-    if kind == "slurm":
-        return SlurmScheduler(slurm_conf=section.get("slurm_conf"),
-                              sbatch_extra=section.get("sbatch"))
-    if kind == "local":
-        return LocalScheduler()
-    raise UsageError(f"[batch] executor = {kind!r} in nora.toml: use 'local' or 'slurm'")
-
-
-def jobs_folder(settings, section: dict) -> Path:
-    return Path(section.get("folder") or Path(settings.storage).parent / "jobs")
+    from nora_server.batch.scheduler import make_scheduler as make
+    try:
+        return make(section)
+    except ValueError as exc:
+        raise UsageError(f"nora: error: {exc}") from None
 
 
 def make_runner(settings, archive, session):
-    """The BatchRunner for a site: its scheduler, folder, files and registrar from settings."""
-    from nora_server.batch.archive_link import (ArchiveAccess, ArchiveFiles, ArchiveRegistrar,
-                                                install_job_filter)
-    from nora_server.batch.scheduler import Resources
-    from nora_server.batch.service import BatchRunner
-
-    install_job_filter()
-    section = batch_section(settings)
-    access = ArchiveAccess.of(session, settings.path)
-    defaults = Resources(section.get("partition"), int(section.get("cpus", 1)),
-                         section.get("mem_gb"), int(section.get("time_min", 60)))
-    return BatchRunner(archive.engine, make_scheduler(section), folder=jobs_folder(settings, section),
-                       files=ArchiveFiles(access), registrar=ArchiveRegistrar(access),
-                       job_env=access.job_env(), user=session.user, default_resources=defaults)
+    """The BatchRunner for a site (see :func:`nora_server.batch.site.open_runner`)."""
+    from nora_server.batch.site import open_runner
+    return open_runner(settings, archive, session)
 
 
 # -- nora --launch ... / nora jobs ---------------------------------------------------------
@@ -99,11 +69,13 @@ def build_parser() -> Parser:
     g.add_argument("-l", "--launch", metavar="JSON", help="launch a batch given as JSON")
     g.add_argument("--launchfile", metavar="FILE", help="launch the batch in FILE")
     g.add_argument("--launch_autoexec", metavar="PSID",
-                   help="launch the project's autoexecution queue for PID or PID#SID")
+                   help="launch the project's autoexecution queue for PID or PID#SID "
+                        "(comma-separated for several)")
     g.add_argument("--savebatch", metavar="FILE", help="store the batch in FILE in the project")
     p.add_argument("--autoexec_queue", default="DEFAULT")
     p.add_argument("--select", metavar="REFS", help="comma-separated PID or PID#SID to run for")
     p.add_argument("--level", choices=("subject", "study"), help="override the batch's level")
+    p.add_argument("--queue", help="the site queue to run on: processing or import")
     p.add_argument("--handle_job_result", action="store_true",
                    help="wait for the jobs, then print DONE")
     p.add_argument("--throwerror", action="store_true",
@@ -122,9 +94,16 @@ def build_jobs_parser() -> Parser:
                                    "c (cancelled), d (done); default: all but done")
     p.add_argument("--all", action="store_true", help="include finished jobs")
     p.add_argument("--launch", dest="launch_id", help="only this launch")
-    p.add_argument("--kill", nargs="+", type=int, metavar="ID", help="cancel these jobs")
-    p.add_argument("--log", type=int, metavar="ID", help="print the log of this job")
-    p.add_argument("--rerun", metavar="LAUNCH", help="re-run the failed/cancelled jobs of LAUNCH")
+    p.add_argument("--search", help="a piece of subject, study, batch, scheduler id or message")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--kill", nargs="+", type=int, metavar="ID", help="cancel these jobs")
+    g.add_argument("--log", type=int, metavar="ID", help="print the log of this job")
+    g.add_argument("--show", type=int, metavar="ID", help="print the job as JSON")
+    g.add_argument("--rerun", metavar="LAUNCH", help="re-run the failed/cancelled jobs of LAUNCH")
+    g.add_argument("--rerun_jobs", nargs="+", type=int, metavar="ID",
+                   help="re-run these finished jobs")
+    g.add_argument("--clear", action="store_true",
+                   help="forget finished jobs of -p P (--state, default d)")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -141,7 +120,10 @@ def _open(a):
 def _launch_request(session, a) -> tuple[dict, dict]:
     """(batch document, selection) from --launch/--launchfile."""
     from nora_server.batch.archive_link import load_batch
-    text = a.launch if a.launch is not None else Path(a.launchfile).read_text()
+    try:
+        text = a.launch if a.launch is not None else Path(a.launchfile).read_text()
+    except OSError as exc:
+        raise UsageError(f"nora: error: cannot read --launchfile: {exc}") from None
     try:
         doc = json.loads(text)
     except ValueError:
@@ -178,30 +160,37 @@ def _launch(a) -> int:
     setup_logging(a.verbose, "nora")
     if not a.project:
         raise UsageError("nora: error: batch commands need -p PROJECT")
-    from nora_server.batch.archive_link import archive_targets, autoexec_batch, save_batch
+    from nora_server.archive.rights import require
+    from nora_server.batch.archive_link import archive_targets, launch_autoexec, save_batch
     settings, archive, session, runner = _open(a)
     try:
         if a.savebatch:
-            name = save_batch(session, a.project, json.loads(Path(a.savebatch).read_text()))
+            try:
+                doc = json.loads(Path(a.savebatch).read_text())
+            except ValueError as exc:
+                raise UsageError(f"nora: error: {a.savebatch} is not valid JSON: {exc}") from None
+            name = save_batch(session, a.project, doc)
             print(f"saved batch {name!r} in project {a.project}")
             return 0
+        require(session.role(a.project), "write", a.project, session.user)
+        run_opts = {"queue": a.queue} if a.queue else None
         if a.launch_autoexec:
-            doc = autoexec_batch(session, a.project, a.autoexec_queue)
-            selection = {"select": [a.launch_autoexec]}
+            res = launch_autoexec(session, a.project, a.launch_autoexec.split(","),
+                                  a.autoexec_queue, settings=settings, runner=runner,
+                                  resources=run_opts)
         else:
             doc, selection = _launch_request(session, a)
-        if a.level:
-            doc = {**doc, "level": a.level}
-        refs = [r for r in a.select.split(",") if r] if a.select else selection.get("select")
-        level = doc.get("level", "subject")
-        targets = archive_targets(session, a.project, level=level, refs=refs,
-                                  bars=selection.get("bars"))
-        res = runner.launch(doc, targets, project=a.project)
+            if a.level:
+                doc = {**doc, "level": a.level}
+            refs = [r for r in a.select.split(",") if r] if a.select else selection.get("select")
+            targets = archive_targets(session, a.project, level=doc.get("level", "subject"),
+                                      refs=refs, bars=selection.get("bars"))
+            res = runner.launch(doc, targets, project=a.project, resources=run_opts)
         print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) on "
               f"{runner.scheduler.kind} (job ids {res.job_ids[0]}..{res.job_ids[-1]})")
         if not (a.handle_job_result or a.throwerror):
             return 0
-        rows = _wait(runner, res.launch_id, a.timeout)
+        rows = _wait(runner, res.launch_id, a.timeout, len(res.job_ids))
         failed = [r for r in rows if r.state != "done"]
         for r in failed:
             print(f"job {r.id} {r.subject}{'#' + r.study if r.study else ''}: {r.state}: "
@@ -213,18 +202,31 @@ def _launch(a) -> int:
         archive.dispose()
 
 
-def _wait(runner, launch_id: str, timeout: float) -> list:
+def _wait(runner, launch_id: str, timeout: float, total: int | None = None) -> list:
+    """Refresh until no job of the launch is queued or running (a progress bar on a
+    terminal); the launch's rows."""
+    from nora_server.cli.common import progress_bar
+    update, bar = progress_bar(total, "jobs")
+    bar.unit = "job"
     deadline = time.monotonic() + timeout
     delay = 0.25
-    while True:
-        rep = runner.refresh(launch_id=launch_id)
-        if rep.checked == 0:
-            return runner.jobs(launch_id=launch_id, include_done=True)
-        if time.monotonic() > deadline:
-            raise UsageError(f"nora: error: launch {launch_id} still running after "
-                             f"{timeout:.0f} s (see 'nora jobs --launch {launch_id}')")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 3.0)
+    try:
+        while True:
+            rep = runner.refresh(launch_id=launch_id)
+            if total is not None:
+                update(total - rep.checked + sum(rep.counts.get(s, 0) for s in
+                                                 ("done", "error", "cancelled")) - bar.n)
+            active = rep.checked - sum(rep.counts.get(s, 0) for s in
+                                       ("done", "error", "cancelled"))
+            if rep.checked == 0 or active == 0:
+                return runner.jobs(launch_id=launch_id, include_done=True)
+            if time.monotonic() > deadline:
+                raise UsageError(f"nora: error: launch {launch_id} still running after "
+                                 f"{timeout:.0f} s (see 'nora jobs --launch {launch_id}')")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 3.0)
+    finally:
+        bar.close()
 
 
 def _states(text: str | None) -> list[str] | None:
@@ -243,34 +245,64 @@ def _states(text: str | None) -> list[str] | None:
     return out
 
 
+def _print_rows(rows) -> None:
+    if not rows:
+        print("no jobs", file=sys.stderr)
+        return
+    print(f"{'id':>6}  {'state':<9}  {'project':<10}  {'subject/study':<20}  {'batch':<20}  "
+          f"{'scheduler id':<16}  {'submitted':<16}  message")
+    for r in rows:
+        target = r.subject + (f"#{r.study}" if r.study else "")
+        when = r.submitted.strftime("%Y-%m-%d %H:%M") if r.submitted else ""
+        print(f"{r.id:>6}  {r.state:<9}  {r.project:<10}  {target:<20}  {r.batch_name:<20}  "
+              f"{r.scheduler}:{r.scheduler_id or '-':<10}  {when:<16}  {r.message or ''}")
+
+
 def _jobs(a) -> int:
     setup_logging(a.verbose, "nora")
+    from nora_server.batch.client import BatchClient
     settings, archive, session, runner = _open(a)
+    client = BatchClient(session, settings, runner=runner)
     try:
         if a.log is not None:
-            print(runner.log_text(a.log))
+            print(client.log(a.log, tail=None))
+            return 0
+        if a.show is not None:
+            from nora_server.cli.common import to_json
+            print(to_json(client.job(a.show)))
             return 0
         if a.kill:
-            print(f"cancelled {runner.cancel(a.kill)} job(s)")
+            print(f"cancelled {client.cancel(a.kill)} job(s)")
             return 0
         if a.rerun:
-            res = runner.rerun(a.rerun)
+            res = client.rerun_failed(a.rerun)
             print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) re-run from {a.rerun}")
             return 0
-        rep = runner.refresh(project=a.project)
+        if a.rerun_jobs:
+            for res in client.rerun_jobs(a.rerun_jobs):
+                print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) re-run")
+            return 0
+        if a.clear:
+            if not a.project:
+                raise UsageError("nora jobs: error: --clear needs -p PROJECT")
+            from nora_server.archive.rights import require
+            require(session.role(a.project), "write", a.project, session.user)
+            n = runner.clear(project=a.project, states=_states(a.state) or ["done"],
+                             launch_id=a.launch_id)
+            print(f"cleared {n} job(s)")
+            return 0
+        rep = client.refresh(a.project)
         if rep.error:
             print(f"nora: warning: job states not refreshed ({rep.error}); showing the last "
                   "known states", file=sys.stderr)
-        rows = runner.jobs(project=a.project, states=_states(a.state), launch_id=a.launch_id,
-                           include_done=a.all)
+        rows = client.jobs(a.project, states=_states(a.state), launch_id=a.launch_id,
+                           include_done=a.all, search=a.search)
         if a.json:
             from nora_server.cli.common import to_json
-            print(to_json([dict(r._mapping) for r in rows]))
+            print(to_json(rows))
             return 0
-        for r in rows:
-            target = r.subject + (f"#{r.study}" if r.study else "")
-            print(f"{r.id:>6}  {r.state:<9}  {r.project}  {target:<20}  {r.batch_name:<20}  "
-                  f"{r.scheduler}:{r.scheduler_id or '-'}  {r.message or ''}")
+        from types import SimpleNamespace
+        _print_rows([SimpleNamespace(**r) for r in rows])
         return 0
     finally:
         archive.dispose()
@@ -289,7 +321,8 @@ def noractl_main(argv) -> int:
     from nora_server.config import load_settings
     settings = load_settings(a.config)
     section = batch_section(settings)
-    scheduler = SlurmScheduler(slurm_conf=section.get("slurm_conf"))
+    scheduler = SlurmScheduler(slurm_conf=section.get("slurm_conf"),
+                               sbatch_extra=section.get("sbatch"))
     partitions = [p for p in (section.get("partition"), section.get("import_partition")) if p]
     folder = jobs_folder(settings, section) / "test-slurm" / time.strftime("%Y%m%d-%H%M%S")
     try:

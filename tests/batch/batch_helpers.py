@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine, text
+
+from nora_server.archive import AddItem, Archive
+from nora_server.archive.admin import ensure_user
+from nora_server.archive.db import make_engine, upgrade
 from nora_server.batch.resolve import StudyInfo, Target
 
 
@@ -64,7 +72,6 @@ def function_batch(function: str, *, n: float | None = None, s: str | None = Non
 def task_process_gone(row, timeout: float = 15.0) -> bool:
     """True once the task process recorded in the row's status file no longer runs."""
     import json
-    import os
 
     pid = json.loads(Path(row.status_path).read_text())["pid"]
     deadline = time.monotonic() + timeout
@@ -77,3 +84,63 @@ def task_process_gone(row, timeout: float = 15.0) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+MARIADB = os.environ.get("NORA_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+
+COPY_AND_QUERY = {"name": "copy and query", "level": "subject", "jobs": [
+    {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+     "args": [{"type": "FILE", "pattern": "t1*/s0*.nii", "study": "last"},
+              {"type": "OUT", "name": "derived/t1copy.nii TAG(copy, auto)", "study": "last"}]},
+    {"name": "ask nora", "type": "bash",
+     "code": "nora -p demo -s \"$NORA_SUBJECT#*/derived/t1copy.nii\" > $o1",
+     "args": [{"type": "OUT", "name": "derived/found.txt", "study": "last"}]}]}
+
+
+def _database(backend, tmp_path):
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'nora.sqlite'}", lambda: None
+    name = f"nora_test_batch_{uuid.uuid4().hex[:10]}"
+    server = create_engine(MARIADB)
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_general_ci"))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"MariaDB is not reachable at {MARIADB}: {exc}")
+
+    def drop():
+        with server.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()
+    return f"{MARIADB}/{name}", drop
+
+
+def make_site(tmp_path, monkeypatch, backend="sqlite", executor="local", extra=""):
+    """A site with project ``demo``: P001 (two MR studies), P002 (one), P003 (CT only)."""
+    url, drop = _database(backend, tmp_path)
+    engine = make_engine(url)
+    upgrade(engine)
+    ensure_user(engine, "admin", is_admin=True)
+    archive = Archive(engine, tmp_path / "storage")
+    archive.storage.mkdir()
+    admin = archive.session("admin")
+    admin.create_project("demo")
+    src = tmp_path / "src"
+    items = []
+    for ref, rel in [("P001#S1", "t1/s001.nii"), ("P001#S2", "t1/s001.nii"),
+                     ("P002#S1", "t1/s001.nii"), ("P003#S1", "ct/ct.nii")]:
+        f = src / ref.replace("#", "_") / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(f"{ref} {rel}")
+        items.append(AddItem(f, ref, rel))
+    admin.add_files("demo", items, study_info={
+        "P001#S1": {"study_date": "2020-01-10"}, "P001#S2": {"study_date": "2021-03-04"},
+        "P002#S1": {"study_date": "2020-06-01"}, "P003#S1": {"study_date": "2022-09-09"}})
+    config = tmp_path / "nora.toml"
+    config.write_text(f'[archive]\ndatabase = "{url}"\nstorage = "{archive.storage}"\n'
+                      f'[batch]\nexecutor = "{executor}"\nfolder = "{tmp_path / "jobs"}"\n'
+                      + extra)
+    monkeypatch.setenv("NORA_CONFIG", str(config))
+    monkeypatch.setenv("NORA_USER", "admin")
+    return archive, admin, drop

@@ -5,76 +5,13 @@ files registered with their tags, ``nora`` inside jobs, the job table on SQLite 
 from __future__ import annotations
 
 import json
-import os
-import uuid
+import subprocess
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from nora_server.archive import AddItem, Archive
-from nora_server.archive.admin import ensure_user
-from nora_server.archive.db import make_engine, upgrade
+from nora_server.archive import AddItem
 from nora_server.cli.batch_commands import noractl_main, nora_main
-
-MARIADB = os.environ.get("NORA_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
-
-COPY_AND_QUERY = {"name": "copy and query", "level": "subject", "jobs": [
-    {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
-     "args": [{"type": "FILE", "pattern": "t1*/s0*.nii", "study": "last"},
-              {"type": "OUT", "name": "derived/t1copy.nii TAG(copy, auto)", "study": "last"}]},
-    {"name": "ask nora", "type": "bash",
-     "code": "nora -p demo -s \"$NORA_SUBJECT#*/derived/t1copy.nii\" > $o1",
-     "args": [{"type": "OUT", "name": "derived/found.txt", "study": "last"}]}]}
-
-
-def _database(backend, tmp_path):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'nora.sqlite'}", lambda: None
-    name = f"nora_test_batch_{uuid.uuid4().hex[:10]}"
-    server = create_engine(MARIADB)
-    try:
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 "
-                              "COLLATE utf8mb4_general_ci"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"MariaDB is not reachable at {MARIADB}: {exc}")
-
-    def drop():
-        with server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        server.dispose()
-    return f"{MARIADB}/{name}", drop
-
-
-def _site(tmp_path, monkeypatch, backend="sqlite", executor="local", extra=""):
-    """A site with project ``demo``: P001 (two MR studies), P002 (one), P003 (CT only)."""
-    url, drop = _database(backend, tmp_path)
-    engine = make_engine(url)
-    upgrade(engine)
-    ensure_user(engine, "admin", is_admin=True)
-    archive = Archive(engine, tmp_path / "storage")
-    archive.storage.mkdir()
-    admin = archive.session("admin")
-    admin.create_project("demo")
-    src = tmp_path / "src"
-    items = []
-    for ref, rel in [("P001#S1", "t1/s001.nii"), ("P001#S2", "t1/s001.nii"),
-                     ("P002#S1", "t1/s001.nii"), ("P003#S1", "ct/ct.nii")]:
-        f = src / ref.replace("#", "_") / rel
-        f.parent.mkdir(parents=True, exist_ok=True)
-        f.write_text(f"{ref} {rel}")
-        items.append(AddItem(f, ref, rel))
-    admin.add_files("demo", items, study_info={
-        "P001#S1": {"study_date": "2020-01-10"}, "P001#S2": {"study_date": "2021-03-04"},
-        "P002#S1": {"study_date": "2020-06-01"}, "P003#S1": {"study_date": "2022-09-09"}})
-    config = tmp_path / "nora.toml"
-    config.write_text(f'[archive]\ndatabase = "{url}"\nstorage = "{archive.storage}"\n'
-                      f'[batch]\nexecutor = "{executor}"\nfolder = "{tmp_path / "jobs"}"\n'
-                      + extra)
-    monkeypatch.setenv("NORA_CONFIG", str(config))
-    monkeypatch.setenv("NORA_USER", "admin")
-    return archive, admin, drop
-
+from tests.batch.batch_helpers import COPY_AND_QUERY, make_site as _site
 
 @pytest.fixture(params=["sqlite", "mariadb"])
 def site(request, tmp_path, monkeypatch):
@@ -114,7 +51,8 @@ def test_jobs_list_log_kill_and_rerun(tmp_path, monkeypatch, capsys):
         out = capsys.readouterr().out
         launch_id = out.split()[1].rstrip(":")
         assert nora_main(["jobs", "-p", "demo", "--state", "e"]) == 0
-        listing = capsys.readouterr().out.splitlines()
+        header, *listing = capsys.readouterr().out.splitlines()
+        assert header.split()[:2] == ["id", "state"]
         assert len(listing) == 1 and "P003" in listing[0] and "error" in listing[0]
         job_id = int(listing[0].split()[0])
         assert nora_main(["jobs", "--log", str(job_id)]) == 0
@@ -136,6 +74,13 @@ def test_jobs_list_log_kill_and_rerun(tmp_path, monkeypatch, capsys):
         new = [r for r in rows if r.launch_id != launch_id]
         assert [(r.subject, r.state) for r in _wait(runner, new[0].launch_id, 60)] == \
             [("P003", "done")]
+        assert nora_main(["jobs", "--show", str(job_id)]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["target"] == "P003" and shown["batch"]["name"] == "copy and query"
+        assert nora_main(["jobs", "-p", "demo", "--clear"]) == 0  # forget the done ones
+        assert capsys.readouterr().out.strip() == "cleared 2 job(s)"
+        assert nora_main(["jobs", "-p", "demo", "--all", "--json"]) == 0
+        assert [r["state"] for r in json.loads(capsys.readouterr().out)] == ["error"]
         # a long job, killed from the command line
         sleeper = {"name": "sleep", "jobs": [{"type": "function", "function": "nora.sleep",
                                               "args": [{"type": "NUMERIC", "value": 120}]}]}
@@ -205,6 +150,17 @@ def test_slurm_batch_on_the_archive_and_noractl_test_slurm(slurm, tmp_path, monk
         copies = admin.select_files("demo", "derived/t1copy.nii", with_tags=True)
         assert [f.subject for f in copies] == ["P001", "P002"]
         assert set(copies[1].tags) == {"copy", "auto"}
+        # the autoexecution queue after an import goes to the import partition
+        admin.save_document("batch", "copy and query", COPY_AND_QUERY, project="demo")
+        admin.save_document("settings", "autoexec", {"DEFAULT": ["copy and query"]},
+                            project="demo")
+        assert nora_main(["-p", "demo", "--launch_autoexec", "P002#S1", "--throwerror"]) == 0
+        from nora_server.batch.client import BatchClient
+        (row,) = BatchClient(admin).jobs("demo", launch_id=None, states=["done"],
+                                         search="autoexec")
+        part = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "Partition", "-j",
+                               row["scheduler_id"]], capture_output=True, text=True).stdout
+        assert part.split() == ["DPXimport"]
     finally:
         archive.dispose()
         drop()

@@ -64,3 +64,30 @@ def test_cancel_local_job(local_runner, storage):
     assert task_process_gone(row)
     local_runner.refresh(launch_id=res.launch_id)  # a cancelled job stays cancelled
     assert local_runner.jobs(launch_id=res.launch_id)[0].state == "cancelled"
+
+
+def test_local_tasks_run_a_few_at_a_time_in_order(local_runner, storage):
+    """array_parallelism caps the tasks running at once; they start in subject order."""
+    targets = make_storage(storage, 5)
+    doc = {"name": "spans", "resources": {"array_parallelism": 2, "time_min": 5}, "jobs": [
+        {"type": "python", "code": "import time\nt0 = time.time(); time.sleep(0.5)\n"
+                                   "open($o1, 'w').write(f'{t0} {time.time()}')",
+         "args": [{"type": "OUT", "name": "span.txt"}]}]}
+    res = local_runner.launch(doc, targets, project="proj")
+    rows = wait_done(local_runner, res.launch_id, timeout=90)
+    assert {r.state for r in rows.values()} == {"done"}
+    spans = [tuple(map(float, (storage / "proj" / t.subject / "20200101_mr" / "span.txt")
+                       .read_text().split())) for t in targets]
+    for t0, _ in spans:
+        assert sum(s <= t0 < e for s, e in spans) <= 2  # never more than 2 at once
+    assert spans[0][0] <= spans[2][0] and spans[1][0] <= spans[3][0] <= spans[4][0]
+
+
+def test_local_job_past_its_time_limit_is_stopped(local_runner, storage):
+    targets = make_storage(storage, 1)
+    doc = {"name": "too long", "resources": {"time_min": 0.05}, "jobs": [
+        {"type": "bash", "code": "sleep 60 & wait"}]}  # a child in the background too
+    res = local_runner.launch(doc, targets, project="proj")
+    row = wait_done(local_runner, res.launch_id, timeout=60)["S000"]
+    assert row.state == "error" and "time limit (0.05 min)" in row.message
+    assert task_process_gone(row)

@@ -4,6 +4,7 @@ scheduler that does not answer leaves states unknown (kept), never error."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 from nora_server.batch.scheduler import SlurmScheduler, expand_array_ids
 from tests.batch.batch_helpers import copy_batch, make_storage, wait_done
@@ -13,11 +14,11 @@ class CountingRunner:
     """subprocess.run that counts calls and can fail the first ``fail`` of them."""
 
     def __init__(self, fail: int = 0):
-        self.calls, self.fail = [], fail
+        self.calls, self.fail, self.fail_only = [], fail, None
 
     def __call__(self, cmd, **kw):
         self.calls.append(cmd[0])
-        if len(self.calls) <= self.fail:
+        if len(self.calls) <= self.fail and self.fail_only in (None, cmd[0]):
             return subprocess.CompletedProcess(cmd, 1, "", "sacct: error: Problem talking to "
                                                          "the database: Connection refused")
         return subprocess.run(cmd, **kw)
@@ -47,20 +48,32 @@ def test_sacct_lines_map_to_states(tmp_path):
     assert obs["12_0"].finished == "2026-01-01T10:00:05" and obs["12_3"].finished is None
 
 
-def test_one_query_per_refresh_and_retry_after_a_passing_failure(slurm, engine, tmp_path):
+def _runner(engine, tmp_path, counting, **kw):
     from nora_server.batch.resolve import DirectoryFiles
     from nora_server.batch.service import BatchRunner
 
     storage = tmp_path / "storage"
     targets = make_storage(storage, 5)
-    counting = CountingRunner()
-    runner = BatchRunner(engine, SlurmScheduler(runner=counting, backoff_s=0.1),
+    runner = BatchRunner(engine, SlurmScheduler(runner=counting, backoff_s=0.1, **kw),
                          folder=tmp_path / "jobs", files=DirectoryFiles(str(storage)))
+    return runner, targets
+
+
+def test_one_query_per_refresh_and_retry_after_a_passing_failure(slurm, engine, tmp_path):
+    counting = CountingRunner()
+    runner, targets = _runner(engine, tmp_path, counting)
     res = runner.launch(copy_batch(), targets, project="proj")
-    rows = wait_done(runner, res.launch_id)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # each refresh: sacct, and squeue only if sacct lacks some
+        before = len(counting.calls)
+        rep = runner.refresh(launch_id=res.launch_id)
+        calls = counting.calls[before:]
+        assert calls in (["sacct"], ["sacct", "squeue"]) and rep.queries == len(calls)
+        if rep.checked == 0 or rep.counts.get("done") == rep.checked:
+            break
+        time.sleep(0.3)
+    rows = {r.subject: r for r in runner.jobs(launch_id=res.launch_id, include_done=True)}
     assert {r.state for r in rows.values()} == {"done"}
-    assert set(counting.calls) == {"sacct"}
-    refreshes = len(counting.calls)
 
     # scheduler down for good: the jobs stay as they were ("unknown"), nothing becomes error
     res2 = runner.launch(copy_batch(), targets[:2], project="proj")
@@ -74,4 +87,23 @@ def test_one_query_per_refresh_and_retry_after_a_passing_failure(slurm, engine, 
     runner.scheduler.runner = CountingRunner(fail=2)
     rows = wait_done(runner, res2.launch_id)
     assert {r.state for r in rows.values()} == {"done"}
-    assert refreshes >= 1
+
+
+def test_held_jobs_are_queued_from_squeue_until_accounting_knows_them(slurm, engine, tmp_path):
+    """Accounting learns of a job only once it is eligible: a held job is reported by the one
+    squeue that follows sacct, as queued; released, it runs and sacct alone reports it."""
+    counting = CountingRunner()
+    runner, targets = _runner(engine, tmp_path, counting, sbatch_extra={"hold": True})
+    res = runner.launch(copy_batch(), targets[:3], project="proj")
+    rep = runner.refresh(launch_id=res.launch_id)
+    assert rep.unknown == 0 and rep.counts == {"queued": 3}
+    assert counting.calls == ["sacct", "squeue"] and rep.queries == 2
+    # squeue failing after sacct answered: the jobs are unknown (kept queued), not errors
+    runner.scheduler.runner = CountingRunner(fail=100)
+    runner.scheduler.runner.fail_only = "squeue"
+    rep = runner.refresh(launch_id=res.launch_id)
+    assert rep.error is None and rep.unknown == 3
+    runner.scheduler.runner = counting
+    subprocess.run(["scontrol", "release", res.scheduler_ids[0].split("_")[0]], check=True)
+    rows = wait_done(runner, res.launch_id)
+    assert {r.state for r in rows.values()} == {"done"}

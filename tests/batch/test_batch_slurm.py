@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nora_server.batch.runner import read_status
 from tests.batch.batch_helpers import (copy_batch, function_batch, make_storage,
                                        task_process_gone, wait_done)
 
@@ -74,11 +75,12 @@ def test_missing_input_marks_only_that_subject(slurm_runner, storage):
 def test_cancel_running_job(slurm_runner, storage):
     targets = make_storage(storage, 2)
     res = slurm_runner.launch(function_batch("nora.sleep", n=300), targets, project="proj")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # Slurm says running, and the tasks' code has started
         slurm_runner.refresh(launch_id=res.launch_id)
-        states = {r.state for r in slurm_runner.jobs(launch_id=res.launch_id)}
-        if states == {"running"}:
+        rows = slurm_runner.jobs(launch_id=res.launch_id)
+        states = {r.state for r in rows}
+        if states == {"running"} and all(read_status(r.status_path).get("pid") for r in rows):
             break
         time.sleep(0.3)
     assert states == {"running"}
@@ -125,3 +127,12 @@ def test_job_past_its_time_limit_is_an_error(timed_out):
     assert row.state == "error"
     assert "time limit" in row.message
     assert task_process_gone(row)
+
+
+def test_refused_submission_is_recorded_and_raised(slurm_runner, storage):
+    targets = make_storage(storage, 2)
+    with pytest.raises(Exception, match="(?i)invalid partition"):
+        slurm_runner.launch(copy_batch(partition="no_such_queue"), targets, project="proj")
+    rows = [r for r in slurm_runner.jobs(project="proj") if r.batch_name == "copy t1"
+            and r.state == "error" and "submission failed" in (r.message or "")]
+    assert len(rows) == 2 and all(r.scheduler_id is None for r in rows)

@@ -1,0 +1,175 @@
+"""The batch calls of the desktop (batch tool and job monitor) and of scripts: plain Python,
+no Qt, every call checked against the user's rights on the project.
+
+::
+
+    from nora_server.batch.client import BatchClient
+    bc = BatchClient(session, settings)               # the desktop context's session/settings
+    bc.job_kinds()                                    # bash, python, registered functions + args
+    bc.argument_rows("bet $f1 $o1 -f $n1")            # rows for $f1, $o1, $n1
+    bc.preview("demo", "t1*/s0*.nii", ["P001", "P002"], study="last")   # files per subject
+    bc.save("demo", doc); bc.load("demo", "skullstrip"); bc.batches("demo")
+    res = bc.launch("demo", doc, ["P001", "P002"], resources={"time_min": 30})
+    bc.refresh("demo"); bc.jobs("demo", states=["error"]); bc.job(res.job_ids[0])
+    bc.log(job_id); bc.cancel([job_id]); bc.rerun_failed(res.launch_id)
+    bc.markers("demo")                                # {"P001": {"state": "error", ...}}
+
+Slow calls (``launch``, ``refresh``, ``preview`` over many subjects) belong in a thread worker.
+"""
+
+from __future__ import annotations
+
+from nora_server.archive.rights import require
+from nora_server.batch import functions, model
+from nora_server.batch.archive_link import (SessionFiles, site_settings, archive_targets,
+                                            list_batches, load_batch, save_batch)
+from nora_server.batch.resolve import PreviewRow, Target, preview
+
+
+class BatchClient:
+    """Batch processing for one user (an archive session) on one site (its settings)."""
+
+    def __init__(self, session, settings=None, *, runner=None):
+        from nora_server.batch.site import open_runner
+        self.session = session
+        self.settings = settings or site_settings(session)
+        self.runner = runner or open_runner(self.settings, session.archive, session)
+        self.files = SessionFiles(session)
+
+    # -- composing (batch tool) -------------------------------------------------------
+    @staticmethod
+    def job_kinds() -> list[dict]:
+        """Job kinds for the "add job" menu; the function kind lists the registered functions
+        with their argument templates."""
+        return model.job_kinds()
+
+    @staticmethod
+    def functions() -> list[dict]:
+        return functions.catalog()
+
+    @staticmethod
+    def argument_types() -> list[dict]:
+        return model.argument_types()
+
+    @staticmethod
+    def argument_rows(code: str, args=()) -> list[dict]:
+        """The argument rows a generic job's script needs (one per ``$f1``... it mentions)."""
+        return model.argument_rows(code, args)
+
+    @staticmethod
+    def validate(doc: dict) -> dict:
+        """The batch in its normal form, or :class:`~nora_server.batch.model.BatchError`
+        naming the job and argument that is wrong."""
+        return model.parse_batch(doc).to_dict()
+
+    def targets(self, project: str, refs=None, *, level: str = "subject",
+                bars: dict | None = None) -> list[Target]:
+        """The subjects (or studies) a launch on ``refs`` (``"PID"``/``"PID#SID"``; else the
+        filter ``bars``; else all) runs for, with their studies."""
+        return archive_targets(self.session, project, level=level, refs=refs, bars=bars)
+
+    def preview(self, project: str, pattern: str, refs=None, *, study: str = "",
+                level: str = "subject", bars: dict | None = None) -> list[PreviewRow]:
+        """For each selected subject (or study): the studies the selector picks and the files
+        the pattern matches there, or the message the job would fail with (one query)."""
+        targets = self.targets(project, refs, level=level, bars=bars)
+        return preview(pattern, targets, self.files, study=study, level=level, project=project)
+
+    def batches(self, project: str) -> list[str]:
+        return list_batches(self.session, project)
+
+    def save(self, project: str, doc: dict) -> str:
+        """Validate and save the batch in the project (under its name); returns the name."""
+        return save_batch(self.session, project, doc)
+
+    def load(self, project: str, name: str) -> dict:
+        return load_batch(self.session, project, name)
+
+    # -- running ------------------------------------------------------------------------
+    def queues(self) -> dict:
+        """The site's named queues (``processing``, ``import``) and their partitions."""
+        return dict(self.runner.queues)
+
+    def launch(self, project: str, doc: dict, refs=None, *, level: str | None = None,
+               resources: dict | None = None, bars: dict | None = None):
+        """Launch ``doc`` (a batch, or the name of a saved one) on ``refs`` at ``level``
+        (default: the batch's) with run options ``resources`` (cpus, mem_gb, time_min,
+        partition or queue, array_parallelism). Returns the LaunchResult."""
+        require(self.session.role(project), "write", project, self.session.user)
+        if isinstance(doc, str):
+            doc = self.load(project, doc)
+        if level:
+            doc = {**doc, "level": level}
+        targets = self.targets(project, refs, level=doc.get("level", "subject"), bars=bars)
+        return self.runner.launch(doc, targets, project=project, resources=resources)
+
+    def refresh(self, project: str | None = None):
+        """Ask the scheduler once about every queued/running job (of ``project``)."""
+        return self.runner.refresh(project=project)
+
+    # -- monitoring (Gridstats) -----------------------------------------------------------
+    def _visible(self, project: str | None) -> list[str]:
+        if project:
+            self.session.role(project)  # NotFound for a project the user may not see
+            return [project]
+        return [p.name for p in self.session.projects()]
+
+    def jobs(self, project: str | None = None, *, states=None, include_done: bool = False,
+             launch_id: str | None = None, subjects=None, search: str | None = None,
+             limit: int | None = None) -> list[dict]:
+        """Job rows as dicts, newest first; done jobs only with ``include_done`` or when
+        ``states`` asks for them; only projects the user may read."""
+        visible = set(self._visible(project))
+        rows = self.runner.jobs(project=project, states=states, include_done=include_done,
+                                launch_id=launch_id, subjects=subjects, search=search,
+                                limit=limit)
+        return [dict(r._mapping) for r in rows if r.project in visible]
+
+    def _job_project(self, job_id: int) -> str:
+        project = self.runner.job(job_id)["project"]
+        self.session.role(project)
+        return project
+
+    def job(self, job_id: int) -> dict:
+        """The job's JSON: its row, launch and batch document."""
+        self._job_project(job_id)
+        return self.runner.job(job_id)
+
+    def log(self, job_id: int, *, tail: int | None = 200_000) -> str:
+        self._job_project(job_id)
+        return self.runner.log_text(job_id, tail=tail)
+
+    def _require_write(self, job_ids) -> None:
+        for p in {self._job_project(j) for j in job_ids}:
+            require(self.session.role(p), "write", p, self.session.user)
+
+    def cancel(self, job_ids) -> int:
+        job_ids = list(job_ids)
+        self._require_write(job_ids)
+        return self.runner.cancel(job_ids)
+
+    def rerun_failed(self, launch_id: str, *, doc: dict | None = None,
+                     resources: dict | None = None):
+        """Launch again only the failed and cancelled jobs of ``launch_id`` (one new array)."""
+        launch = self.runner.launches(launch_id=launch_id, limit=None)
+        if launch:
+            require(self.session.role(launch[0]["project"]), "write", launch[0]["project"],
+                    self.session.user)
+        return self.runner.rerun(launch_id, batch_doc=doc, resources=resources)
+
+    def rerun_jobs(self, job_ids, *, doc: dict | None = None, resources: dict | None = None):
+        """Launch the given finished jobs again (one new array per original launch)."""
+        job_ids = list(job_ids)
+        self._require_write(job_ids)
+        return self.runner.rerun_jobs(job_ids, batch_doc=doc, resources=resources)
+
+    def launches(self, project: str | None = None, *, limit: int = 100) -> list[dict]:
+        visible = set(self._visible(project))
+        return [r for r in self.runner.launches(project=project, limit=limit)
+                if r["project"] in visible]
+
+    def markers(self, project: str) -> dict[str, dict]:
+        """``{"PID" or "PID#SID": {"state", "job_id", "batch", "message"}}``: the latest job of
+        each subject/study, for the markers in the subject table."""
+        self.session.role(project)
+        return self.runner.markers(project)
