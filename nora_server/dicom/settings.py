@@ -83,6 +83,11 @@ class ProjectPolicy:
     file_stem: str = "s{SeriesNumber:03d}"
     keep_dicom: bool = False          # keep the original DICOM in <series>/dicom/
     compress: bool = False            # .nii.gz instead of .nii
+    #: pseudonymised projects: keep the real name and birth date in the subject row, where
+    #: only roles with the identity right (members, owners) see them; the real patient ID is
+    #: always kept there (it maps a re-import to its pseudonym)
+    keep_identity: bool = True
+    autoexec: str | None = None       # autoexecution queue run after the node imports a study
 
     @classmethod
     def from_mapping(cls, d: dict) -> "ProjectPolicy":

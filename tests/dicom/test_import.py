@@ -114,8 +114,13 @@ def test_pseudonymised_project_hides_identity_and_keeps_the_subject(archive_sess
     assert len(kept) == 12
     ds = pydicom.dcmread(kept[0].abspath)
     assert ds.PatientID == subject and str(ds.PatientName) == subject
+    # the mapping to the real identity: for roles with the identity right only
     (row,) = archive_session.subjects("demo")
-    assert row.patient_id == "PHANTOM01" and row.patient_name is None  # mapping, for owners
+    assert row.patient_id == "PHANTOM01" and row.patient_name == "Test^Phantom"
+    archive_session.create_user("rita")
+    archive_session.grant("rita", "demo", "reader")
+    (seen,) = archive_session.archive.session("rita").subjects("demo")
+    assert seen.subject == subject and seen.patient_id is None and seen.patient_name is None
     sidecar = archive_session.select_files("demo", "t1_oblique_3/s003.json")[0]
     assert "Phantom" not in sidecar.abspath.read_text()
     # a new series of the same patient lands in the same pseudonymised subject
