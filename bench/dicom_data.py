@@ -32,7 +32,7 @@ def make_series(n_slices: int, *, name: str | None = None, seed: int = 0) -> Pat
     from pydicom.uid import generate_uid
 
     folder = CACHE / (name or f"dicom-series-{n_slices}")
-    done = folder / ".complete"
+    done = folder.with_name(folder.name + ".complete")  # beside it: storescu sends all inside
     if done.is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)

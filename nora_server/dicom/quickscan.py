@@ -192,3 +192,18 @@ def _check_pixels(buf: bytes, pos: int, implicit: bool, size: int) -> None:
     if pos + hdr + length > size:
         raise TruncatedFile(f"pixel data cut short: {size - pos - hdr} of {length} bytes "
                             "present")
+
+
+def study_uid_of(dataset: bytes, transfer_syntax: str) -> str | None:
+    """StudyInstanceUID of an encoded dataset (no preamble, no file meta), as a C-STORE
+    brings it; None when only pydicom can tell (big endian, deflated, odd encoding)."""
+    ts = str(transfer_syntax)
+    if ts in _NOT_LITTLE or not (ts == _IMPLICIT_LE
+                                 or ts.startswith(_LITTLE_ENDIAN_SYNTAXES_PREFIX)):
+        return None
+    try:
+        values, _ = _walk(dataset, 0, ts == _IMPLICIT_LE, wanted={STUDY_INSTANCE_UID},
+                          stop=STUDY_INSTANCE_UID + 1)
+        return _text(values.get(STUDY_INSTANCE_UID, b"")) or None
+    except (_Unsure, struct.error, UnicodeDecodeError):
+        return None

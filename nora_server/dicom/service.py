@@ -86,7 +86,7 @@ def run(config: str | None = None, *, user: str | None = None) -> int:
     settings, dicom = load(config)
     archive = Archive.from_settings(settings)
     session = archive.session(user or dicom.user)
-    spool = Spool(dicom.spool)
+    spool = Spool(dicom.spool, fsync=dicom.fsync)
     node = DicomNode(dicom, spool, make_on_study(session, dicom, dicom.spool))
     stop = threading.Event()
     import faulthandler

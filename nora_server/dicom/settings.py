@@ -10,6 +10,8 @@ Example::
     spool = "/srv/nora/spool"   # default: <storage root>/.dicom-spool
     quiet_seconds = 30          # a study is imported after this long without a new instance
     open = false                # true: accept any calling AE title and host
+    fsync = true                # acknowledge an instance once fsynced (false: once written
+                                # to the OS: safe if the node crashes, not if the machine does)
     default_project = "inbox"   # where studies go that no route or rule claims
     keep_dicom = false          # keep the original DICOM beside each converted series
     user = "nora"               # archive user the node imports as (default: $NORA_USER)
@@ -106,6 +108,7 @@ class DicomSettings:
     spool: Path | None = None
     quiet_seconds: float = 30.0
     open: bool = False
+    fsync: bool = True
     default_project: str | None = None
     keep_dicom: bool = False
     compress: bool = False
@@ -148,6 +151,7 @@ class DicomSettings:
             ae_title=str(d.get("ae_title", "NORA")), host=str(d.get("host", "127.0.0.1")),
             port=int(d.get("port", 11112)), spool=Path(spool) if spool else None,
             quiet_seconds=float(d.get("quiet_seconds", 30)), open=bool(d.get("open", False)),
+            fsync=bool(d.get("fsync", True)),
             default_project=d.get("default_project"), keep_dicom=bool(d.get("keep_dicom", False)),
             compress=bool(d.get("compress", False)), user=d.get("user"), peers=peers,
             routes={str(k): str(v) for k, v in (d.get("routes") or {}).items()},
