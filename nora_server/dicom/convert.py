@@ -1,11 +1,14 @@
 """Convert DICOM series to NIfTI with dcm2niix (JSON sidecar; bval/bvec for diffusion).
 
-All series of one import go through a single dcm2niix call: their files are linked into a
-staging folder and the outputs are named by SeriesInstanceUID (``-f %j``), so each output maps
-back to its series. :class:`Dcm2niixRun` runs that call in the background, so an import can
-start converting while it still indexes the headers. dcm2niix exits 0 even when it distrusts the geometry, so its output is
-read: ``Warning:`` and ``Error:`` lines are attributed to the series converted right after
-them (dcm2niix prints them before its ``Convert ... as`` line) and kept with the result.
+All series of one import go through a single dcm2niix call, named by SeriesInstanceUID
+(``-f %j``) so each output maps back to its series: on the import's folder itself while the
+headers are indexed (:class:`Dcm2niixRun` runs in the background), or on a staging folder of
+links to exactly the files of the series that need it (:func:`convert`).
+
+dcm2niix exits 0 even when it distrusts the geometry, so its output is read: ``Warning:`` and
+``Error:`` lines are attributed to the series converted right after them (dcm2niix prints
+them before its ``Convert N DICOM as`` line) and kept with the result, and N tells how many
+files it put into each series.
 """
 
 from __future__ import annotations

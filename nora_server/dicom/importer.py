@@ -61,7 +61,8 @@ class ImportTarget(Protocol):
 class ImportOptions:
     patients_id: str | None = None       # overwrite the subject of everything imported
     studies_id: str | None = None        # overwrite the study of everything imported
-    pattern: str | None = None           # regex on each file's folder, groups patients_id/studies_id
+    pattern: str | None = None           # regex on each series' folder: groups patients_id,
+    #                                      studies_id (a zip's folders as <zip path>/<folder>)
     extrafiles_filter: tuple[str, ...] = ()   # extensions of non-DICOM files to add too
     policy: ProjectPolicy = field(default_factory=ProjectPolicy)
 

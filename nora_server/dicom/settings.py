@@ -132,7 +132,8 @@ class DicomSettings:
             _require(node, ("ae_title", "host", "port"), f"[pacs.{name}]")
             retrieve = str(node.get("retrieve", "move")).lower()
             if retrieve not in ("move", "get"):
-                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', not {retrieve!r}")
+                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', "
+                                 f"not {retrieve!r}")
             pacs[name] = RemoteNode(name, str(node["ae_title"]), str(node["host"]),
                                     int(node["port"]), retrieve)
         peers = []

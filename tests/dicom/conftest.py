@@ -145,6 +145,37 @@ def two_series_folder(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def dwi_series(tmp_path_factory):
+    """A diffusion series: 4 volumes (b=0 and b=1000 along x, y, z) of 5 slices, with the
+    standard diffusion attributes (0018,9087) and (0018,9089) and a vendor dcm2niix reads
+    them for: (folder, bvals, bvecs)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+    root = tmp_path_factory.mktemp("dwi")
+    out = root / "dwi"
+    out.mkdir()
+    bvals = [0, 1000, 1000, 1000]
+    bvecs = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    series, study, frame = generate_uid(), generate_uid(), generate_uid()
+    n = 0
+    for v, (b, g) in enumerate(zip(bvals, bvecs)):
+        vol = write_dicom_series(root / f"v{v}", np.full((8, 8, 5), 10 * (v + 1), np.int16),
+                                 make_affine(zooms=(2, 2, 2)), series_uid=series,
+                                 description="dwi 4 dirs", shuffle=False)
+        for f in sorted(vol.iterdir()):
+            ds = pydicom.dcmread(f)
+            ds.StudyInstanceUID, ds.FrameOfReferenceUID = study, frame
+            ds.Manufacturer, ds.PatientPosition = "Philips", "HFS"
+            ds.AcquisitionNumber, ds.InstanceNumber = v + 1, n + 1
+            ds.DiffusionBValue = float(b)
+            ds.DiffusionGradientOrientation = [float(x) for x in g]
+            ds.DiffusionDirectionality = "DIRECTIONAL" if b else "NONE"
+            ds.save_as(out / f"{n:04d}.dcm")
+            n += 1
+    return out, bvals, bvecs
+
+
 # -- Orthanc ---------------------------------------------------------------------------------
 
 class Orthanc:
