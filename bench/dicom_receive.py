@@ -35,6 +35,15 @@ from dicom_data import CACHE, make_series  # noqa: E402
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
+def dcmtk(name: str) -> str:
+    """dcmtk's ``name``, not pynetdicom's console script of the same name in this venv."""
+    venv_bin = (Path(sys.prefix) / "bin").resolve()
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if d and Path(d).resolve() != venv_bin and (found := shutil.which(name, path=d)):
+            return found
+    raise SystemExit(f"{name} (dcmtk) missing: bash scripts/services/dicom.sh install")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,14 +90,14 @@ def start_ours(port: int, out: Path, fsync: bool):
 
 
 def start_storescp(port: int, out: Path):
-    return subprocess.Popen(["storescp", "-od", str(out), "-aet", "STORESCP", str(port)],
+    return subprocess.Popen([dcmtk("storescp"), "-od", str(out), "-aet", "STORESCP", str(port)],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
 def send(port: int, folder: Path, called: str) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run(["storescu", "-aec", called, "127.0.0.1", str(port), "+sd",
+    proc = subprocess.run([dcmtk("storescu"), "-aec", called, "+sd", "127.0.0.1", str(port),
                            str(folder)], env=ENV, capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -155,8 +164,7 @@ def main(argv=None) -> int:
     if args.serve:
         return serve(int(args.serve[0]), args.serve[1], not args.no_fsync)
     for tool in ("storescu", "storescp"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} missing: bash scripts/services/dicom.sh install")
+        dcmtk(tool)
     folder = make_series(args.images)
     size = sum(f.stat().st_size for f in folder.glob("*.dcm")) / 2**20
     print(f"images: {args.images} files, {size:.0f} MiB at {folder}")

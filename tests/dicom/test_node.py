@@ -45,7 +45,7 @@ def test_storescu_series_is_spooled_and_handed_over_once_quiet(make_node, node_p
         done.set()
 
     make_node(on_study=on_study, quiet_s=0.5)
-    run_tool("storescu", "-aec", "NORA_NEURO", "127.0.0.1", node_port, "+sd",
+    run_tool("storescu", "-aec", "NORA_NEURO", "+sd", "127.0.0.1", node_port,
              oblique_series[0])
     assert done.wait(10)
     (names, route), = got
@@ -87,7 +87,7 @@ def test_abort_mid_association_keeps_every_acknowledged_instance(make_node, node
 
 def test_restart_resumes_the_spool(make_node, node_port, oblique_series, tmp_path):
     node = make_node(quiet_s=60, spool_dir=tmp_path / "spool")
-    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, oblique_series[0])
     node.stop()                                      # the node goes down before the study is quiet
     got = []
     make_node(on_study=lambda f, r: got.append(len(Spool.instances(f))),
@@ -148,9 +148,9 @@ def test_studies_are_routed_by_called_ae_title_tag_rule_or_default(make_node, no
             if count[0] == 3:
                 imported.set()
     make_node(on_study=counted, quiet_s=0.3)
-    run_tool("storescu", "-aec", "NORA_NEURO", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    run_tool("storescu", "-aec", "NORA_NEURO", "+sd", "127.0.0.1", node_port, oblique_series[0])
     run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, pydicom_files["CT_small.dcm"])
-    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", two_series_folder)
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, two_series_folder)
     assert imported.wait(60) and not failures, failures
     assert [r.study for r in archive_session.studies("neuro")] == ["20240315101500"]
     assert [r.modality for r in archive_session.studies("ct")] == ["CT"]
