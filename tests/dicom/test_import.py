@@ -252,3 +252,11 @@ def test_import_into_project_reports_every_stage(archive_session, oblique_series
     assert order == ["unzip", "index", "convert", "place"]
     assert ("unzip", 12, 12) in stages and ("index", 12, 12) in stages
     assert stages[-1] == ("place", 1, 1)
+
+
+def test_one_file_is_imported_too(archive_session, pydicom_files):
+    rep = _import(archive_session, pydicom_files["CT_small.dcm"])
+    (placed,) = rep.imported
+    (nii,) = archive_session.select_files("demo", f"{placed.folder}/*.nii")
+    vol, affine = dicom_volume([pydicom_files["CT_small.dcm"]])
+    assert_same_world(nii.abspath, vol, affine)
