@@ -57,8 +57,25 @@ def tune_acceptor(event) -> None:
     """EVT_CONN_OPEN handler of the node: TCP_NODELAY and a shorter DUL loop pause (only on
     the accepting side, where pynetdicom's reactor alone takes messages off the queue)."""
     set_nodelay(event)
+    quiet_standard_logging(event.assoc)
     if event.assoc.is_acceptor:
         event.assoc.dul._run_loop_delay = DUL_LOOP_DELAY_S
+
+
+def quiet_standard_logging(assoc) -> None:
+    """Unbind pynetdicom's "standard" logging handlers from an association unless the
+    pynetdicom logger shows INFO: they format every PDU and DIMSE message (copying each
+    received dataset) even when nothing is logged. Same effect as
+    ``pynetdicom._config.LOG_HANDLER_LEVEL = "none"``, without changing it process-wide."""
+    if logging.getLogger("pynetdicom").isEnabledFor(logging.INFO):
+        return
+    from pynetdicom import _handlers
+
+    for event, handler in ((evt.EVT_DIMSE_RECV, _handlers.standard_dimse_recv_handler),
+                           (evt.EVT_DIMSE_SENT, _handlers.standard_dimse_sent_handler),
+                           (evt.EVT_PDU_RECV, _handlers.standard_pdu_recv_handler),
+                           (evt.EVT_PDU_SENT, _handlers.standard_pdu_sent_handler)):
+        assoc.unbind(event, handler)
 
 
 def make_ae(ae_title: str, *, storage: bool = True, max_pdu: int = 1 << 20) -> AE:
