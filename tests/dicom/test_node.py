@@ -164,3 +164,43 @@ def test_a_study_being_written_is_never_claimed(tmp_path):
     assert spool.quiet_studies(0) == [] and spool.claim("5.5") is None
     del spool._writing["5.5"]
     assert spool.quiet_studies(0) == ["5.5"] and spool.claim("5.5") is not None
+
+
+def test_node_import_starts_the_projects_autoexec_queue(archive_session, oblique_series,
+                                                        tmp_path, monkeypatch):
+    """The hand-over of a quiet study: import with the project's policy, then its queue."""
+    import shutil
+
+    from nora_server.config import Settings
+    from nora_server.dicom.autoexec import AutoexecLaunch
+    from nora_server.dicom.service import make_on_study
+    from nora_server.dicom.settings import DicomSettings, ProjectPolicy
+
+    batch = {"name": "copy t1", "level": "study", "jobs": [
+        {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+         "args": [{"type": "FILE", "pattern": "t1*/s0*.nii"},
+                  {"type": "OUT", "name": "derived/t1copy.nii"}]}]}
+    archive_session.save_document("batch", "copy t1", batch, project="demo")
+    archive_session.save_document("settings", "autoexec", {"nightly": ["copy t1"]},
+                                  project="demo")
+    archive = archive_session.archive
+    settings = Settings(database=archive.engine.url.render_as_string(hide_password=False),
+                        storage=archive.storage)
+    dicom = DicomSettings(default_project="demo",
+                          policies={"demo": ProjectPolicy(autoexec="nightly")})
+    folder = tmp_path / "ready" / "study.1"
+    shutil.copytree(oblique_series[0], folder)
+    launched = []
+    import nora_server.dicom.autoexec as autoexec
+    real = autoexec.launch_autoexec
+
+    def spy(*args, **kw):
+        launched.append(real(*args, **kw))
+        return launched[-1]
+    monkeypatch.setattr(autoexec, "launch_autoexec", spy)
+    make_on_study(archive_session, dicom, tmp_path / "spool", settings, archive)(
+        folder, {"called_aet": "NORA"})
+    (launch,) = launched
+    assert isinstance(launch, AutoexecLaunch)
+    assert [r.state for r in launch.wait(timeout=120)] == ["done"]
+    assert archive_session.select_files("demo", "derived/t1copy.nii")
