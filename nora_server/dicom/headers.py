@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 
-from nora_server.dicom.quickscan import TruncatedFile, quick_header
+from nora_server.dicom.quickscan import TruncatedFile, pixel_data_present, quick_header
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +185,22 @@ def _index_full(index: Index, path: Path) -> None:
 
 
 def _has_pixel_tag(path: Path) -> bool:
+    """Whether ``path`` holds pixel data; reads no further than the pixel data element (some
+    files carry megabytes of trailing padding that pydicom would otherwise parse)."""
+    found = pixel_data_present(path)
+    if found is not None:
+        return found
+    seen = []
+
+    def after_pixels(tag, vr, length) -> bool:  # trailing garbage may have any tag
+        if seen:
+            return True
+        if int(tag) >= 0x7FE00008:
+            seen.append(tag)
+        return False
     try:
-        ds = pydicom.dcmread(path, specific_tags=["PixelData", "FloatPixelData",
-                                                  "DoubleFloatPixelData"], defer_size=16)
+        with open(path, "rb") as fp:
+            ds = read_partial(fp, stop_when=after_pixels, defer_size=256)
     except Exception:
         return False
     return any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))

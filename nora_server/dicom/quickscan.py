@@ -207,3 +207,26 @@ def study_uid_of(dataset: bytes, transfer_syntax: str) -> str | None:
         return _text(values.get(STUDY_INSTANCE_UID, b"")) or None
     except (_Unsure, struct.error, UnicodeDecodeError):
         return None
+
+
+def pixel_data_present(path) -> bool | None:
+    """Whether ``path`` has a top-level pixel data element; None when only pydicom can tell."""
+    try:
+        with open(path, "rb") as f:
+            buf = f.read(HEAD_BYTES)
+            size = os.fstat(f.fileno()).st_size
+        if len(buf) < 144 or buf[128:132] != b"DICM":
+            return None
+        meta, pos = _walk(buf, 132, False, wanted={TRANSFER_SYNTAX_UID}, stop=0x00030000)
+        ts = _text(meta.get(TRANSFER_SYNTAX_UID, b""))
+        if ts in _NOT_LITTLE or not (ts == _IMPLICIT_LE
+                                     or ts.startswith(_LITTLE_ENDIAN_SYNTAXES_PREFIX)):
+            return None
+        implicit = ts == _IMPLICIT_LE
+        _, pos = _walk(buf, pos, implicit, wanted=frozenset(), stop=_FIRST_PIXEL_TAG)
+        if pos + 8 > len(buf):
+            return None if len(buf) < size else False
+        group, elem = _tag(buf, pos)
+        return (group << 16 | elem) in _PIXEL_TAGS
+    except (OSError, _Unsure, struct.error, UnicodeDecodeError, ValueError):
+        return None
