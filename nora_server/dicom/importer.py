@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import zipfile
@@ -157,15 +158,17 @@ def _stop(run):
 
 
 def _source_root(path: Path, tmp: Path, progress):
-    """(folder to read, function showing a file's folder as the user named it)."""
+    """(folder to read, function showing a file or folder as the user knows it: an absolute
+    path, inside a zip ``<zip path>/<member folder>``; ``--pattern`` applies to that)."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
+    shown_root = Path(os.path.abspath(path))
     if path.is_file() and zipfile.is_zipfile(path):
         root = tmp / "unzipped"
         extract_zip(path, root, progress=(lambda d, t: progress("unzip", d, t))
                     if progress is not None else None)
-        return root, lambda p: (path / Path(p).relative_to(root)).as_posix()
-    return path, lambda p: Path(p).as_posix()
+        return root, lambda p: (shown_root / Path(p).relative_to(root)).as_posix()
+    return path, lambda p: Path(os.path.abspath(p)).as_posix()
 
 
 def _conversion(plan: list[Planned], all_uids, run, tmp: Path, policy: ProjectPolicy,

@@ -103,6 +103,15 @@ def test_pattern_and_overrides_choose_subject_and_study(archive_session, oblique
     assert rep.refs == ["P9#base"]
 
 
+def test_pattern_sees_absolute_folders_of_a_relative_source(archive_session, oblique_series,
+                                                            tmp_path, monkeypatch):
+    shutil.copytree(oblique_series[0], tmp_path / "visit-5" / "sub3")
+    monkeypatch.chdir(tmp_path)
+    rep = _import(archive_session, "visit-5", pattern=r"^/.+/(?<studies_id>visit-\d)/"
+                                                       r"(?<patients_id>\w+)$")
+    assert rep.refs == ["sub3#visit-5"]
+
+
 def test_pseudonymised_project_hides_identity_and_keeps_the_subject(archive_session,
                                                                     oblique_series, tmp_path):
     policy = ProjectPolicy(pseudonymise=True, pseudonym_key="secret", keep_dicom=True)
