@@ -7,7 +7,8 @@ pydicom, dcm2niix with JSON sidecar, slice-axis check, placement into
 Anchor: ``dcm2niix -b y -z n -f %j -o OUT FOLDER`` (the same converter and options we run).
 Both read the same cached folder; each repeat alternates anchor and ours, and the medians are
 compared, in wall time (the goal) and in CPU time (this process and its dcm2niix children:
-steadier on a shared machine). The series is built from a real GE MR header
+steadier on a shared machine). Every timed run starts after ``sync``, so no write-back of the
+previous run's output competes with it. The series is built from a real GE MR header
 (``bench/dicom_data.py``).
 
 Usage: python bench/dicom_import.py [--slices 200] [--repeat 5]
@@ -47,6 +48,7 @@ def cpu_now() -> float:
 
 def bare_dcm2niix(src: Path, work: Path) -> tuple[float, float]:
     out = Path(tempfile.mkdtemp(dir=work))
+    os.sync()  # no write-back of the previous run's output during this one
     c0, t0 = cpu_now(), time.perf_counter()
     proc = subprocess.run([dcm2niix_binary(), "-b", "y", "-z", "n", "-f", "%j", "-o", str(out),
                            str(src)], capture_output=True, text=True)
@@ -61,6 +63,7 @@ def ours(session, project: str, src: Path, work: Path) -> tuple[float, float, di
 
     def progress(stage, done, total):
         marks[stage] = time.perf_counter()
+    os.sync()
     c0, t0 = cpu_now(), time.perf_counter()
     report = import_path(src, ArchiveTarget(session, project), progress=progress, workdir=work)
     dt, cpu = time.perf_counter() - t0, cpu_now() - c0

@@ -129,6 +129,7 @@ def one_run(kind: str, folder: Path, n: int, work: Path) -> tuple[float, float]:
     try:
         wait_port(port, proc)
         time.sleep(0.3)  # let the receiver settle: its start-up CPU is not the figure
+        os.sync()        # no write-back of the previous run's files during this one
         cpu0 = cpu_seconds(proc.pid)
         dt = send(port, folder, called)
         cpu = cpu_seconds(proc.pid) - cpu0
