@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 from nora_server.cli.common import Parser, UsageError, progress_bar, run, setup_logging, to_json
@@ -80,10 +79,35 @@ def _session(config):
     return settings, archive
 
 
+class StageBars:
+    """One tqdm bar per stage of a ``progress(stage, done, total)`` callback."""
+
+    LABELS = {"unzip": ("unzipping", "file"), "index": ("reading headers", "file"),
+              "convert": ("converting", "series"), "place": ("placing", "series"),
+              "retrieve": ("retrieving", "image"), "send": ("sending", "image"),
+              "find": ("querying series", "study")}
+
+    def __init__(self):
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total) -> None:
+        if stage not in self.bars:
+            for _, bar in self.bars.values():
+                bar.close()
+            desc, _unit = self.LABELS.get(stage, (stage, "item"))
+            self.bars[stage] = progress_bar(total, desc)
+        update, bar = self.bars[stage]
+        if total is not None and bar.total != total:
+            bar.total = total
+        update(done - bar.n)
+
+    def close(self) -> None:
+        for _, bar in self.bars.values():
+            bar.close()
+
+
 def _import_main(argv) -> int:
-    from nora_server.dicom.archive_target import ArchiveTarget
-    from nora_server.dicom.importer import ImportOptions, import_path
-    from nora_server.dicom.settings import DicomSettings
+    from nora_server.dicom.api import dicom_settings, import_into_project
     from nora_server.dicom.zipsafe import UnsafeArchiveError
 
     a = import_parser().parse_args(argv)
@@ -92,71 +116,55 @@ def _import_main(argv) -> int:
     try:
         session = archive.session()
         archive.recover()
-        dicom = DicomSettings.from_mapping(settings.sections, storage_root=settings.storage)
-        options = ImportOptions(
-            patients_id=a.patients_id, studies_id=a.studies_id, pattern=a.pattern,
-            extrafiles_filter=tuple(e for e in (a.extrafiles_filter or "").split(",") if e),
-            policy=dicom.policy(a.project))
-        target = ArchiveTarget(session, a.project)
-        bars = {}
-
-        def progress(stage, done, total):
-            if stage not in bars:
-                for b in bars.values():
-                    b[1].close()
-                bars[stage] = progress_bar(total, "indexing" if stage == "index" else "placing")
-            update, bar = bars[stage]
-            update(done - bar.n)
+        bars = StageBars()
         try:
-            report = import_path(Path(a.source), target, options, progress=progress,
-                                 workdir=_workdir(settings.storage))
-        except (UnsafeArchiveError, FileNotFoundError) as exc:
+            report = import_into_project(
+                session, a.project, Path(a.source), dicom=dicom_settings(settings),
+                patients_id=a.patients_id, studies_id=a.studies_id, pattern=a.pattern,
+                extrafiles_filter=[e for e in (a.extrafiles_filter or "").split(",") if e],
+                progress=bars)
+        except (UnsafeArchiveError, FileNotFoundError, ValueError) as exc:
             raise UsageError(f"nora: error: {exc}") from None
         finally:
-            for _, bar in bars.values():
-                bar.close()
-        for line in report.lines():
-            print(line, file=sys.stderr if not line.startswith("imported") else sys.stdout)
+            bars.close()
+        _print_report(report.lines())
         failed = bool(report.errors) and not report.imported
         if a.autoexec_queue and report.refs:
-            failed = not _autoexec(session, a.project, a.autoexec_queue, report.refs) or failed
+            failed = not _autoexec(settings, archive, session, a.project, a.autoexec_queue,
+                                   report.refs, wait=a.handle_job_result) or failed
+        if a.handle_job_result:
+            print("DONE")
         return 1 if failed else 0
     finally:
         archive.dispose()
 
 
-def _workdir(storage: Path) -> str | None:
-    """Temporary files on the storage file system (cheap renames), if writable."""
-    d = Path(storage) / ".nora-import-tmp"
+def _print_report(lines) -> None:
+    for line in lines:
+        out = sys.stdout if line.startswith(("imported", "retrieved", "added")) else sys.stderr
+        print(line, file=out)
+
+
+def _autoexec(settings, archive, session, project, queue, refs, *, wait=False) -> bool:
+    """Launch the project's autoexecution queue on the imported studies (and wait for it)."""
+    from nora_server.batch.model import BatchError
+    from nora_server.dicom.autoexec import launch_autoexec
+
     try:
-        d.mkdir(exist_ok=True)
-        return str(d)
-    except OSError:
-        return None
-
-
-def _autoexec(session, project, queue, refs) -> bool:
-    """Start the project's autoexecution queue on the imported studies.
-
-    The batch package owns launching; this calls ``launch_autoexec(session, project, refs,
-    queue)`` from :mod:`nora_server.batch.archive_link` when it exists, else checks that the
-    queue is there and says how to launch it."""
-    from nora_server.batch import archive_link
-
-    launcher = getattr(archive_link, "launch_autoexec", None)
-    try:
-        if launcher is not None:
-            launcher(session, project, refs, queue)
-            print(f"autoexec {queue}: launched for {', '.join(refs)}", file=sys.stderr)
-            return True
-        archive_link.autoexec_batch(session, project, queue)  # the queue must exist
-    except archive_link.BatchError as exc:
+        launch = launch_autoexec(settings, archive, session, project, refs, queue)
+    except BatchError as exc:
         print(f"nora: autoexec {queue}: {exc}", file=sys.stderr)
         return False
-    print(f"nora: autoexec {queue}: this installation cannot launch batches from an import; "
-          f"launch it with nora -p {project} --launch_autoexec for {', '.join(refs)}",
-          file=sys.stderr)
-    return False
+    print(f"autoexec {queue}: launched {launch.launch_id} ({len(launch.job_ids)} job(s)) for "
+          f"{', '.join(refs)}", file=sys.stderr)
+    if not wait:
+        return True
+    rows = launch.wait()
+    failed = [r for r in rows if r.state != "done"]
+    for r in failed:
+        print(f"job {r.id} {r.subject}{'#' + r.study if r.study else ''}: {r.state}: "
+              f"{r.message or ''}", file=sys.stderr)
+    return not failed
 
 
 # -- nora pacs -----------------------------------------------------------------------------
@@ -184,12 +192,18 @@ def pacs_parser() -> Parser:
     pl.add_argument("node")
     pl.add_argument("-p", "--project", required=True)
     pl.add_argument("--study", required=True, help="StudyInstanceUID")
-    pl.add_argument("--series", help="SeriesInstanceUID (default: the whole study)")
+    pl.add_argument("--series", action="append", metavar="UID",
+                    help="SeriesInstanceUID (repeat for several; default: the whole study)")
     how = pl.add_mutually_exclusive_group()
     how.add_argument("--move", dest="how", action="store_const", const="move",
-                     help="C-MOVE to our node (it must run: noractl start dicom)")
+                     help="C-MOVE to our AE title: the running node imports it once quiet, "
+                          "else a receiver runs here for the pull and imports right away")
     how.add_argument("--get", dest="how", action="store_const", const="get",
                      help="C-GET on the same association, imported right away")
+    pl.add_argument("--wait", type=float, nargs="?", const=600.0, metavar="SECONDS",
+                    help="with the node service: wait until it has imported the study")
+    pl.add_argument("--autoexec_queue", nargs="?", const="DEFAULT", metavar="QUEUE",
+                    help="run the project's autoexecution queue on the pulled studies")
     s = sub.add_parser("send", help="C-STORE files, or selected archive files, to a node")
     s.add_argument("node")
     s.add_argument("paths", nargs="*")
@@ -270,56 +284,36 @@ def _cell(v) -> str:
 
 
 def _pull(a, node, dicom, settings) -> int:
-    from nora_server.dicom import scu
-    from nora_server.dicom.service import running_pid, write_hint
+    from nora_server.dicom.api import workdir
+    from nora_server.dicom.pull import PullTarget, pull
+    from nora_server.dicom.service import wait_for_node_import
 
-    level = "SERIES" if a.series else "STUDY"
-    uids = {"StudyInstanceUID": a.study}
-    if a.series:
-        uids["SeriesInstanceUID"] = a.series
-    how = a.how or node.retrieve
+    target = PullTarget(a.study, tuple(a.series or ()))
     _, archive = _session(a.config)
-    try:  # the project must exist and take writes before anything is retrieved
-        from nora_server.archive.rights import require
-
+    bars = StageBars()
+    try:
         session = archive.session()
-        require(session.role(a.project), "write", a.project, session.user)
+        try:
+            report = pull(session, settings, node, a.project, [target], how=a.how,
+                          dicom=dicom, progress=bars, workdir=workdir(settings.storage))
+        finally:
+            bars.close()
+        _print_report(report.lines())
+        ok = report.ok and report.completed > 0
+        if report.queued_to_node and a.wait and ok:
+            state = wait_for_node_import(dicom, a.study, timeout=a.wait)
+            print(f"node import: {state}", file=sys.stdout if state == "imported" else sys.stderr)
+            ok = state == "imported"
+        if ok and a.autoexec_queue and report.imported is not None and report.imported.refs:
+            ok = _autoexec(settings, archive, session, a.project, a.autoexec_queue,
+                           report.imported.refs)
+        return 0 if ok else 1
     finally:
         archive.dispose()
-    update, bar = progress_bar(None, f"{'moving' if how == 'move' else 'getting'} from "
-                                     f"{node.name}")
-
-    def progress(done, total):
-        bar.total = total
-        update(done - bar.n)
-    try:
-        if how == "move":
-            if dicom.spool is None or running_pid(dicom) is None:
-                raise UsageError("nora pacs: error: C-MOVE needs our DICOM node running "
-                                 "(noractl start dicom), or use --get")
-            write_hint(dicom.spool, a.study, a.project)
-            summary = scu.move(node, level, uids, destination=dicom.ae_title,
-                               ae_title=dicom.ae_title, progress=progress)
-            bar.close()
-            print(f"{node.name}: {summary}; the node imports the study into {a.project} once "
-                  f"it has been quiet for {dicom.quiet_seconds:g} s")
-            return 0 if summary.ok else 1
-        with tempfile.TemporaryDirectory(prefix="nora-get-", dir=_workdir(settings.storage)) as t:
-            summary = scu.get(node, level, uids, Path(t), ae_title=dicom.ae_title,
-                              progress=progress)
-            bar.close()
-            print(f"{node.name}: {summary}")
-            if summary.files:
-                return _import_main(["-p", a.project, "--import", t]
-                                    + (["--config", a.config] if a.config else [])) \
-                    or (0 if summary.ok else 1)
-        return 0 if summary.ok else 1
-    finally:
-        bar.close()
 
 
 def _send(a, node, dicom, settings) -> int:
-    from nora_server.dicom.scu import send
+    from nora_server.dicom.api import send_paths
 
     paths = [Path(p) for p in a.paths]
     if a.select:
@@ -332,15 +326,11 @@ def _send(a, node, dicom, settings) -> int:
             archive.dispose()
     if not paths:
         raise UsageError("nora pacs: error: nothing to send: give PATHs or -p P -s PATTERN")
-    update, bar = progress_bar(None, f"sending to {node.name}")
-
-    def progress(done, total):
-        bar.total = total
-        update(done - bar.n)
+    bars = StageBars()
     try:
-        summary = send(node, paths, ae_title=dicom.ae_title, progress=progress)
+        summary = send_paths(node, paths, ae_title=dicom.ae_title, progress=bars)
     finally:
-        bar.close()
+        bars.close()
     print(f"{node.name}: {summary}")
     return 0 if summary.ok else 1
 

@@ -51,6 +51,15 @@ class ArchiveTarget:
             if self._patients is not None and subject_info.get(subject, {}).get("patient_id"):
                 self._patients[subject_info[subject]["patient_id"]] = subject
 
+    def file_checksums(self, subject: str, study: str, folder: str) -> dict[str, str]:
+        ref = f"{subject}#{study}"
+        try:
+            files = self.session.select_files(self.project, f"{folder}/*", ref=ref)
+        except NotFound:
+            return {}
+        return {f.path: f.checksum for f in files
+                if f.subject == subject and f.study == study and f.path.startswith(folder + "/")}
+
     def _orphaned(self, ref: str, record: dict) -> bool:
         """Files of this series folder exist without its record (a crash between the add and
         the record): they are this series' own, so they may be replaced."""

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pydicom
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
+
+from nora_server.dicom.quickscan import TruncatedFile, pixel_data_present, quick_header
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Series:
     summary: dict = field(default_factory=dict)
     #: ImagePositionPatient (LPS mm) per file, None where absent; for the geometry check
     positions: list = field(default_factory=list)
+    duplicates: int = 0   # files that repeat an instance already in ``files``
 
     @property
     def geometry(self) -> tuple:
@@ -136,22 +140,27 @@ def _looks_like_dicom(path: Path) -> bool:
 
 def index_paths(paths: Iterable[Path], *,
                 progress: Callable[[int], None] | None = None) -> Index:
-    """Index ``paths`` (files) into series; ``progress(n)`` is called after each file."""
+    """Index ``paths`` (files) into series; ``progress(n)`` is called after each file.
+
+    The first file of each series is read in full (its summary); the others take the fast
+    path of :mod:`nora_server.dicom.quickscan` where they can."""
     index = Index()
     for path in paths:
         path = Path(path)
-        if not _looks_like_dicom(path):
-            index.others.append(path)
-        else:
-            try:
-                ds = read_header(path)
-            except InvalidDicomError:
-                index.others.append(path)
-            except ValueError as exc:
-                index.errors.append((path, str(exc)))
-                log.warning("%s: %s", path, exc)
+        try:
+            quick = quick_header(path)
+        except TruncatedFile as exc:
+            index.errors.append((path, str(exc)))
+            log.warning("%s: %s", path, exc)
+            quick = False
+        if quick is None:
+            _index_full(index, path)
+        elif quick:
+            series = index.series.get(quick.series_uid)
+            if series is None:
+                _index_full(index, path)
             else:
-                _add(index, path, ds)
+                _add_instance(index, series, path, quick.sop_uid, quick.position)
         if progress is not None:
             progress(1)
     for s in index.series.values():
@@ -160,10 +169,38 @@ def index_paths(paths: Iterable[Path], *,
     return index
 
 
-def _has_pixel_tag(path: Path) -> bool:
+def _index_full(index: Index, path: Path) -> None:
+    if not _looks_like_dicom(path):
+        index.others.append(path)
+        return
     try:
-        ds = pydicom.dcmread(path, specific_tags=["PixelData", "FloatPixelData",
-                                                  "DoubleFloatPixelData"], defer_size=16)
+        ds = read_header(path)
+    except InvalidDicomError:
+        index.others.append(path)
+    except ValueError as exc:
+        index.errors.append((path, str(exc)))
+        log.warning("%s: %s", path, exc)
+    else:
+        _add(index, path, ds)
+
+
+def _has_pixel_tag(path: Path) -> bool:
+    """Whether ``path`` holds pixel data; reads no further than the pixel data element (some
+    files carry megabytes of trailing padding that pydicom would otherwise parse)."""
+    found = pixel_data_present(path)
+    if found is not None:
+        return found
+    seen = []
+
+    def after_pixels(tag, vr, length) -> bool:  # trailing garbage may have any tag
+        if seen:
+            return True
+        if int(tag) >= 0x7FE00008:
+            seen.append(tag)
+        return False
+    try:
+        with open(path, "rb") as fp:
+            ds = read_partial(fp, stop_when=after_pixels, defer_size=256)
     except Exception:
         return False
     return any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
@@ -176,15 +213,19 @@ def _add(index: Index, path: Path, ds) -> None:
         s = index.series[uid] = Series(uid=uid, study_uid=str(ds.StudyInstanceUID),
                                        patient_id=str(ds.get("PatientID", "") or ""),
                                        summary=summarise(ds))
-    sop = str(ds.SOPInstanceUID)
+    ipp = ds.get("ImagePositionPatient")
+    _add_instance(index, s, path, str(ds.SOPInstanceUID),
+                  tuple(float(v) for v in ipp) if ipp is not None and len(ipp) == 3 else None)
+
+
+def _add_instance(index: Index, s: Series, path: Path, sop: str, position) -> None:
     if sop in s.sop_uids:  # the same instance twice (copied file): convert it once
         index.duplicates += 1
+        s.duplicates += 1
         return
     s.sop_uids.add(sop)
     s.files.append(path)
-    ipp = ds.get("ImagePositionPatient")
-    s.positions.append(tuple(float(v) for v in ipp) if ipp is not None and len(ipp) == 3
-                       else None)
+    s.positions.append(position)
 
 
 def walk_files(root: Path, *, skip_hidden: bool = True) -> list[Path]:

@@ -47,10 +47,34 @@ def write_hint(spool_root: Path, study_uid: str, project: str) -> None:
                  tmp_dir=folder / "tmp")
 
 
-def make_on_study(session, dicom: DicomSettings, spool_root: Path):
-    """The node's hand-over: import a quiet spooled study into its project."""
-    from nora_server.dicom.archive_target import ArchiveTarget
-    from nora_server.dicom.importer import ImportOptions, import_path
+def wait_for_node_import(dicom: DicomSettings, study_uid: str, *, timeout: float = 600,
+                         poll_s: float = 0.5) -> str:
+    """After a C-MOVE to the running node: "imported" once the node has imported the study
+    (its hint is gone), "failed: <reason>" when it moved to the spool's failed/ folder,
+    "pending" when ``timeout`` passed first."""
+    hint = hint_path(dicom.spool, study_uid)
+    failed = Path(dicom.spool) / "failed"
+    end, since = time.monotonic() + timeout, time.time() - 1
+    while True:
+        for folder in sorted(failed.glob(f"{study_uid}.*")) if failed.is_dir() else []:
+            if folder.stat().st_mtime < since:
+                continue  # an older failure of the same study
+            reason = (folder / "error.txt").read_text() if (folder / "error.txt").is_file() \
+                else "unknown"
+            return f"failed: {reason.strip()} (kept in {folder})"
+        if not hint.exists():
+            return "imported"
+        if time.monotonic() > end:
+            return "pending"
+        time.sleep(poll_s)
+
+
+def make_on_study(session, dicom: DicomSettings, spool_root: Path, settings=None,
+                  archive=None):
+    """The node's hand-over: import a quiet spooled study into its project (a pull hint,
+    the called AE title, tag rules, the default project), then start the project's
+    autoexecution queue when its policy names one."""
+    from nora_server.dicom.api import import_into_project
 
     def on_study(folder: Path, route: dict) -> None:
         files = Spool.instances(folder)
@@ -66,14 +90,21 @@ def make_on_study(session, dicom: DicomSettings, spool_root: Path):
             raise RuntimeError(f"no project for study from {route.get('calling_aet')} "
                                f"(called {route.get('called_aet')}): set [dicom] default_project "
                                "or a route/rule in nora.toml")
-        report = import_path(folder, ArchiveTarget(session, project),
-                             ImportOptions(policy=dicom.policy(project)))
+        report = import_into_project(session, project, folder, dicom=dicom)
         for line in report.lines():
             log.info("%s: %s", project, line)
         if report.errors:  # the study stays in the spool's failed/ folder with the reasons
             raise RuntimeError("; ".join(f"{f}: {why}" for f, why in report.errors[:5]))
         if hint is not None:
             hint.unlink(missing_ok=True)
+        queue = dicom.policy(project).autoexec
+        if queue and report.refs and settings is not None:
+            from nora_server.dicom.autoexec import launch_autoexec
+            try:
+                launch_autoexec(settings, archive, session, project, report.refs, queue)
+            except Exception:  # noqa: BLE001  (imported: the batch failing is only logged)
+                log.exception("autoexec %s of %s for %s failed to launch", queue, project,
+                              ", ".join(report.refs))
 
     return on_study
 
@@ -86,8 +117,8 @@ def run(config: str | None = None, *, user: str | None = None) -> int:
     settings, dicom = load(config)
     archive = Archive.from_settings(settings)
     session = archive.session(user or dicom.user)
-    spool = Spool(dicom.spool)
-    node = DicomNode(dicom, spool, make_on_study(session, dicom, dicom.spool))
+    spool = Spool(dicom.spool, fsync=dicom.fsync)
+    node = DicomNode(dicom, spool, make_on_study(session, dicom, dicom.spool, settings, archive))
     stop = threading.Event()
     import faulthandler
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: stacks to the log

@@ -10,6 +10,8 @@ Example::
     spool = "/srv/nora/spool"   # default: <storage root>/.dicom-spool
     quiet_seconds = 30          # a study is imported after this long without a new instance
     open = false                # true: accept any calling AE title and host
+    fsync = true                # acknowledge an instance once fsynced (false: once written
+                                # to the OS: safe if the node crashes, not if the machine does)
     default_project = "inbox"   # where studies go that no route or rule claims
     keep_dicom = false          # keep the original DICOM beside each converted series
     user = "nora"               # archive user the node imports as (default: $NORA_USER)
@@ -83,6 +85,11 @@ class ProjectPolicy:
     file_stem: str = "s{SeriesNumber:03d}"
     keep_dicom: bool = False          # keep the original DICOM in <series>/dicom/
     compress: bool = False            # .nii.gz instead of .nii
+    #: pseudonymised projects: keep the real name and birth date in the subject row, where
+    #: only roles with the identity right (members, owners) see them; the real patient ID is
+    #: always kept there (it maps a re-import to its pseudonym)
+    keep_identity: bool = True
+    autoexec: str | None = None       # autoexecution queue run after the node imports a study
 
     @classmethod
     def from_mapping(cls, d: dict) -> "ProjectPolicy":
@@ -101,6 +108,7 @@ class DicomSettings:
     spool: Path | None = None
     quiet_seconds: float = 30.0
     open: bool = False
+    fsync: bool = True
     default_project: str | None = None
     keep_dicom: bool = False
     compress: bool = False
@@ -124,7 +132,8 @@ class DicomSettings:
             _require(node, ("ae_title", "host", "port"), f"[pacs.{name}]")
             retrieve = str(node.get("retrieve", "move")).lower()
             if retrieve not in ("move", "get"):
-                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', not {retrieve!r}")
+                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', "
+                                 f"not {retrieve!r}")
             pacs[name] = RemoteNode(name, str(node["ae_title"]), str(node["host"]),
                                     int(node["port"]), retrieve)
         peers = []
@@ -143,6 +152,7 @@ class DicomSettings:
             ae_title=str(d.get("ae_title", "NORA")), host=str(d.get("host", "127.0.0.1")),
             port=int(d.get("port", 11112)), spool=Path(spool) if spool else None,
             quiet_seconds=float(d.get("quiet_seconds", 30)), open=bool(d.get("open", False)),
+            fsync=bool(d.get("fsync", True)),
             default_project=d.get("default_project"), keep_dicom=bool(d.get("keep_dicom", False)),
             compress=bool(d.get("compress", False)), user=d.get("user"), peers=peers,
             routes={str(k): str(v) for k, v in (d.get("routes") or {}).items()},

@@ -80,6 +80,7 @@ class Spool:
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
         self._held: dict[object, set[str]] = {}  # open association -> studies it delivered
+        self._writing: dict[str, int] = {}        # study -> instances being written now
         now = time.monotonic()
         for study in self.incoming.iterdir():  # resume: age from the newest file on disk
             newest = max((f.stat().st_mtime for f in study.iterdir()), default=time.time())
@@ -90,22 +91,35 @@ class Spool:
         """Write one instance durably; returns its path. Raises OSError when it could not.
 
         ``holder`` (the association) keeps the study from being quiet until :meth:`release`.
-        """
+        The lock covers only the bookkeeping: instances of several associations are written
+        and fsynced in parallel, and a study is never claimed while one of its instances is
+        being written (``_writing``)."""
         name = _safe_name(study_uid)
-        with self._lock:  # a study folder is never claimed while an instance lands in it
-            folder = self.incoming / name
-            if not folder.is_dir():
-                folder.mkdir()
-                if self.fsync:
-                    _fsync_dir(self.incoming)
-                if route is not None:
-                    write_atomic(folder / ".route.json", json.dumps(route).encode(),
-                                 tmp_dir=self.tmp, fsync=self.fsync)
-            path = folder / f"{_safe_name(sop_uid)}.dcm"
-            write_atomic(path, data, tmp_dir=self.tmp, fsync=self.fsync)
-            self._last[name] = time.monotonic()
+        folder = self.incoming / name
+        with self._lock:
+            self._writing[name] = self._writing.get(name, 0) + 1
             if holder is not None:
                 self._held.setdefault(holder, set()).add(name)
+            try:
+                if not folder.is_dir():
+                    folder.mkdir()
+                    if self.fsync:
+                        _fsync_dir(self.incoming)
+                    if route is not None:
+                        write_atomic(folder / ".route.json", json.dumps(route).encode(),
+                                     tmp_dir=self.tmp, fsync=self.fsync)
+            except BaseException:
+                self._writing[name] -= 1
+                raise
+        try:
+            path = folder / f"{_safe_name(sop_uid)}.dcm"
+            write_atomic(path, data, tmp_dir=self.tmp, fsync=self.fsync)
+        finally:
+            with self._lock:
+                self._writing[name] -= 1
+                if not self._writing[name]:
+                    del self._writing[name]
+                self._last[name] = time.monotonic()
         return path
 
     def release(self, holder: object) -> None:
@@ -122,12 +136,15 @@ class Spool:
         now = time.monotonic()
         with self._lock:
             busy = set().union(*self._held.values()) if self._held else set()
+            busy |= set(self._writing)
             return [s for s, t in self._last.items() if now - t >= quiet_s and s not in busy]
 
     def claim(self, study: str) -> Path | None:
         """Move a study from ``incoming`` to ``ready`` (atomically); None if it is gone."""
         with self._lock:
             src = self.incoming / study
+            if study in self._writing:  # an instance is landing right now: not quiet
+                return None
             self._last.pop(study, None)
             if not src.is_dir():
                 return None

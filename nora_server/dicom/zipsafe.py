@@ -21,11 +21,13 @@ def safe_member_path(name: str) -> PurePosixPath:
     return PurePosixPath(*[part for part in p.parts if part not in ("", ".")])
 
 
-def extract_zip(zip_path: Path, target: Path, *, max_bytes: int = 64 * 2**30) -> list[Path]:
+def extract_zip(zip_path: Path, target: Path, *, max_bytes: int = 64 * 2**30,
+                progress=None) -> list[Path]:
     """Extract ``zip_path`` into ``target``; returns the extracted files.
 
     Every member is checked before anything is written, so a hostile archive leaves nothing
-    behind. Symbolic links inside the zip are refused.
+    behind. Symbolic links inside the zip are refused. ``progress(done, total)`` is called
+    after each member.
     """
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -50,13 +52,15 @@ def extract_zip(zip_path: Path, target: Path, *, max_bytes: int = 64 * 2**30) ->
                 raise UnsafeArchiveError(f"{zip_path} expands beyond {max_bytes} bytes")
             plan.append((info, dest))
         out = []
-        for info, dest in plan:
+        for n, (info, dest) in enumerate(plan, 1):
             if info.is_dir():
                 dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(dest, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-            out.append(dest)
+            else:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(dest, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                out.append(dest)
+            if progress is not None:
+                progress(n, len(plan))
     return out

@@ -65,8 +65,22 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+def peer_tool(name: str) -> str | None:
+    """The dcmtk (or Orthanc) program ``name`` on PATH, never pynetdicom's console script of
+    the same name in this virtual environment (pynetdicom installs ``storescu``, ``echoscu``
+    ... beside python: an activated venv would otherwise test pynetdicom against itself)."""
+    venv_bin = (Path(sys.prefix) / "bin").resolve()
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if d and Path(d).resolve() != venv_bin:
+            found = shutil.which(name, path=d)
+            if found:
+                return found
+    return None
+
+
 def run_tool(*args, check=True, timeout=60) -> subprocess.CompletedProcess:
     """Run a dcmtk client with TCP_NODELAY=1."""
+    args = [peer_tool(args[0]) or args[0], *args[1:]]
     proc = subprocess.run([str(a) for a in args], env=ENV, capture_output=True, text=True,
                           timeout=timeout)
     if check and proc.returncode != 0:
@@ -76,7 +90,7 @@ def run_tool(*args, check=True, timeout=60) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def peers_installed():
-    missing = [t for t in PEER_TOOLS if shutil.which(t) is None]
+    missing = [t for t in PEER_TOOLS if peer_tool(t) is None]
     if missing:
         pytest.fail(f"DICOM peers missing: {', '.join(missing)}; "
                     f"run: bash scripts/services/dicom.sh install")
@@ -145,6 +159,37 @@ def two_series_folder(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def dwi_series(tmp_path_factory):
+    """A diffusion series: 4 volumes (b=0 and b=1000 along x, y, z) of 5 slices, with the
+    standard diffusion attributes (0018,9087) and (0018,9089) and a vendor dcm2niix reads
+    them for: (folder, bvals, bvecs)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+    root = tmp_path_factory.mktemp("dwi")
+    out = root / "dwi"
+    out.mkdir()
+    bvals = [0, 1000, 1000, 1000]
+    bvecs = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    series, study, frame = generate_uid(), generate_uid(), generate_uid()
+    n = 0
+    for v, (b, g) in enumerate(zip(bvals, bvecs)):
+        vol = write_dicom_series(root / f"v{v}", np.full((8, 8, 5), 10 * (v + 1), np.int16),
+                                 make_affine(zooms=(2, 2, 2)), series_uid=series,
+                                 description="dwi 4 dirs", shuffle=False)
+        for f in sorted(vol.iterdir()):
+            ds = pydicom.dcmread(f)
+            ds.StudyInstanceUID, ds.FrameOfReferenceUID = study, frame
+            ds.Manufacturer, ds.PatientPosition = "Philips", "HFS"
+            ds.AcquisitionNumber, ds.InstanceNumber = v + 1, n + 1
+            ds.DiffusionBValue = float(b)
+            ds.DiffusionGradientOrientation = [float(x) for x in g]
+            ds.DiffusionDirectionality = "DIRECTIONAL" if b else "NONE"
+            ds.save_as(out / f"{n:04d}.dcm")
+            n += 1
+    return out, bvals, bvecs
+
+
 # -- Orthanc ---------------------------------------------------------------------------------
 
 class Orthanc:
@@ -169,7 +214,7 @@ class Orthanc:
             "Plugins": [], "HttpServerEnabled": True, "LogExportedResources": False,
         }
         (root / "orthanc.json").write_text(json.dumps(config, indent=1))
-        self.proc = subprocess.Popen(["Orthanc", str(root / "orthanc.json")], env=ENV,
+        self.proc = subprocess.Popen([peer_tool("Orthanc"), str(root / "orthanc.json")], env=ENV,
                                      stdout=open(root / "orthanc.log", "wb"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(self.http_port, proc=self.proc)
@@ -229,7 +274,7 @@ DCMQRSCP   {store}   RW   (500, 1024mb)   ANY
 AETable END
 """)
         self.log = open(root / "dcmqrscp.log", "wb")
-        self.proc = subprocess.Popen(["dcmqrscp", "-c", str(root / "dcmqrscp.cfg"),
+        self.proc = subprocess.Popen([peer_tool("dcmqrscp"), "-c", str(root / "dcmqrscp.cfg"),
                                       str(self.port)], env=ENV, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         wait_port(self.port, proc=self.proc)
@@ -245,8 +290,8 @@ def dcmqrscp(node_port, tmp_path_factory, oblique_series, pydicom_files):
     root = tmp_path_factory.mktemp("dcmqrscp")
     q = Dcmqrscp(root, node_port)
     try:
-        run_tool("storescu", "-aet", "STORESCU", "-aec", "DCMQRSCP", "127.0.0.1", q.port,
-                 "+sd", oblique_series[0], pydicom_files["MR_small.dcm"])
+        run_tool("storescu", "-aet", "STORESCU", "-aec", "DCMQRSCP", "+sd", "127.0.0.1", q.port,
+                 oblique_series[0], pydicom_files["MR_small.dcm"])
         yield q
     finally:
         q.stop()

