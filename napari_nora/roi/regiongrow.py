@@ -24,6 +24,10 @@ from napari_nora.roi.patch import Patch
 INITIAL_HALF_WIDTH = 16
 #: Once the box holds this fraction of the image, take the whole image.
 WHOLE_IMAGE_FRACTION = 0.25
+#: A region filling more than this fraction of a box of at least 1/DENSE_BOX of the image, and
+#: reaching all of the box's inner faces, jumps to the whole image.
+DENSE_FRACTION = 0.5
+DENSE_BOX = 64
 
 
 def _seed_index(image, seed):
@@ -31,6 +35,11 @@ def _seed_index(image, seed):
     if len(idx) != image.ndim or any(i < 0 or i >= n for i, n in zip(idx, image.shape)):
         raise ValueError(f"seed {tuple(seed)} lies outside the image of shape {image.shape}")
     return idx
+
+
+def _at_border(lo, hi, shape):
+    """Per axis: (low face on the image border, high face on the image border)."""
+    return [(l == 0, h == n) for l, h, n in zip(lo, hi, shape)]
 
 
 def in_range(values, low, high) -> np.ndarray:
@@ -103,14 +112,21 @@ def region_grow_patch(image, seed, *, tolerance, connectivity=1,
         lab, n = ndimage.label(sel, structure=structure)
         local = tuple(c - l for c, l in zip(seed, lo))
         comp = sel if n == 1 else np.equal(lab, lab[local], out=sel)  # reuse sel's memory
-        grown = False
-        for ax in range(image.ndim):
+        faces = [(lo[ax] > 0 and comp.take(0, axis=ax).any(),
+                  hi[ax] < shape[ax] and comp.take(-1, axis=ax).any()) for ax in range(image.ndim)]
+        grown = any(g for pair in faces for g in pair)
+        reaches_all = all(face or border for fpair, bpair in zip(faces, _at_border(lo, hi, shape))
+                          for face, border in zip(fpair, bpair))
+        if grown and reaches_all and comp.size * DENSE_BOX >= total \
+                and comp.mean() > DENSE_FRACTION:
+            # a dense region reaching every inner face of a large box is most likely the
+            # background around the anatomy: label the whole image now, not box by box
+            lo, hi = [0] * image.ndim, list(shape)
+            continue
+        for ax, (grow_lo, grow_hi) in enumerate(faces):
             # double the box along this axis, on the side(s) where the region reaches its face
-            grow_lo = lo[ax] > 0 and comp.take(0, axis=ax).any()
-            grow_hi = hi[ax] < shape[ax] and comp.take(-1, axis=ax).any()
             if not (grow_lo or grow_hi):
                 continue
-            grown = True
             extent = max(hi[ax] - lo[ax], initial_half_width)
             if grow_lo and grow_hi:
                 lo[ax], hi[ax] = lo[ax] - extent // 2, hi[ax] + extent - extent // 2

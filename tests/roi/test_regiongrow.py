@@ -71,3 +71,15 @@ def test_in_range_matches_two_comparisons_up_to_the_dtype_limits(dtype):
                    (5, 2), (-3.2, 0.9)]:
         np.testing.assert_array_equal(in_range(vals, lo, hi), (vals >= lo) & (vals <= hi),
                                       err_msg=f"{dtype} {lo} {hi}")
+
+
+@pytest.mark.parametrize("seed", [(3, 3, 3), (48, 48, 48), (30, 70, 20)])
+def test_dense_regions_that_jump_to_the_whole_image_still_equal_labelling(rng, seed):
+    # background (seed in the corner), a large dense organ and a second compartment behind a
+    # wall: a dense region that reaches every face of a big box is labelled over the whole image
+    img = np.full((96, 96, 96), 100.0)
+    img[10:86, 10:86, 10:86] = 300.0
+    img[:, 60:62, :] = 900.0
+    img = (img + rng.normal(0, 10, img.shape)).astype(np.int16)
+    ours = region_grow(img, seed, tolerance=50)
+    np.testing.assert_array_equal(ours, region_grow_label(img, seed, tolerance=50))
