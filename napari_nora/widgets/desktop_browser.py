@@ -23,6 +23,13 @@ from nora_server.desktop import table as study_table
 ROW_HEIGHT = 22
 
 
+def load_matcher(session, project: str):
+    """The project's table with its filter indexes, built in the worker (not on a key)."""
+    from nora_server.desktop.matching import Matcher
+
+    return Matcher(study_table.load_table(session, project)).prepare()
+
+
 class BrowserWidget(QWidget):
     """``BrowserWidget(context)``: the subject/study table of ``context.project``."""
 
@@ -32,6 +39,7 @@ class BrowserWidget(QWidget):
 
         self.context = context
         self.bars: dict[str, str] = {}
+        self.matcher = None  # answers the filter bars on the loaded table
         self._syncing = False
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(14)
@@ -62,6 +70,7 @@ class BrowserWidget(QWidget):
         vh.setVisible(False)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
+        self.header.setResizeContentsPrecision(100)  # widths from the first rows, not 100k
         self.header.filter_edited.connect(self.set_bar)
         self.view.selectionModel().selectionChanged.connect(self._on_view_selection)
         self.model.view_changed.connect(self._on_view_changed)
@@ -102,12 +111,14 @@ class BrowserWidget(QWidget):
             self.model.set_table(None)
             return
         self.status.setText(f"loading {project}...")
-        self.tasks.run(study_table.load_table, self.context.session, project,
+        self.tasks.run(load_matcher, self.context.session, project,
                        channel="table", done=self._on_table_loaded)
 
-    def _on_table_loaded(self, table) -> None:
+    def _on_table_loaded(self, matcher) -> None:
+        table = matcher.table
         if table.project != self.context.project:
             return
+        self.matcher = matcher
         self.model.set_table(table)
         from nora_server.desktop.table import COLUMNS, IDENTITY_COLUMNS
 
@@ -117,6 +128,7 @@ class BrowserWidget(QWidget):
         self.view.resizeColumnsToContents()
         if any(t.strip() for t in self.bars.values()):
             self._query()
+        self._show_files()  # the archive changed: the current study's files may have too
 
     def _on_project_changed(self, project) -> None:
         self.files.show_files(project, None, [])
@@ -168,16 +180,15 @@ class BrowserWidget(QWidget):
         if self.model.table is None:
             return
         if not bars:
-            self.tasks.run(lambda: None, channel="filter", done=self.model.set_matching)
+            self.tasks.run(lambda: None, channel="filter", done=self.model.set_mask)
             return
         try:
             study_table.check_bars(bars)
         except Exception as exc:  # noqa: BLE001 - FilterError: shown at its bar
             self._show_error(exc)
             return
-        self.tasks.run(study_table.matching_study_ids, self.context.session,
-                       self.model.table.project, bars, channel="filter",
-                       done=self.model.set_matching)
+        self.tasks.run(self.matcher.match, self.context.session, bars, channel="filter",
+                       done=self.model.set_mask)
 
     def drop_pattern(self) -> str:
         """The file pattern a dragged study row opens: the file search's first plain term."""

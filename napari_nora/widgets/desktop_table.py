@@ -62,10 +62,15 @@ class StudyTableModel(QAbstractTableModel):
 
     def set_matching(self, study_ids) -> None:
         """Show only the rows whose study id is in ``study_ids`` (None: every row)."""
-        if self.table is None:
-            return
+        if self.table is not None:
+            self.set_mask(None if study_ids is None else self.table.mask_of(study_ids))
+
+    def set_mask(self, mask) -> None:
+        """Show only the rows where ``mask`` (bool per row) is true (None: every row)."""
+        if self.table is None or (mask is not None and len(mask) != len(self.table)):
+            return  # a mask of an older table
         self.beginResetModel()
-        self._mask = None if study_ids is None else self.table.mask_of(study_ids)
+        self._mask = mask
         self._view = self._order if self._mask is None else self._order[self._mask[self._order]]
         self._positions = None
         self.endResetModel()

@@ -6,7 +6,8 @@ listing, reading volumes, an upload or import) runs through :class:`Tasks`: the 
 in a napari thread worker, the widget's progress bar shows it, and the result comes back on the
 GUI thread. A task of a ``channel`` (e.g. ``"filter"``) that is started while an older one of
 the same channel still runs replaces it: the older result is dropped, and at most one further
-request waits, so typing fast never queues a query per key.
+request waits, so typing fast never queues a query per key. With ``queue=True`` the tasks of a
+channel run one after the other, each with its own result (QC clicks on one study).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Tasks(QObject):
         self.bar = bar
         self.on_error = on_error or (lambda exc: log.error("%s", exc))
         self._running: dict[str, object] = {}  # channel -> worker
-        self._waiting: dict[str, tuple] = {}  # channel -> (fn, args, kwargs, done, error)
+        self._waiting: dict[str, list] = {}  # channel -> [(fn, args, kwargs, done, error)]
         self._generation: dict[str, int] = {}
         self._workers: set = set()  # keep references until they finish
         if bar is not None:
@@ -62,13 +63,18 @@ class Tasks(QObject):
         relay.changed.connect(self._on_progress)
         return relay
 
-    def run(self, fn, *args, done=None, error=None, channel: str | None = None, **kwargs):
+    def run(self, fn, *args, done=None, error=None, channel: str | None = None,
+            queue: bool = False, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a thread worker; ``done(result)`` / ``error(exc)``
-        on the GUI thread. With a ``channel``, a newer request replaces an older one."""
+        on the GUI thread. With a ``channel``, a newer request replaces an older one (or, with
+        ``queue``, waits for it)."""
         if channel is not None:
-            self._generation[channel] = self._generation.get(channel, 0) + 1
+            if not queue:
+                self._generation[channel] = self._generation.get(channel, 0) + 1
             if channel in self._running:
-                self._waiting[channel] = (fn, args, kwargs, done, error)
+                task = (fn, args, kwargs, done, error)
+                waiting = self._waiting.setdefault(channel, [])
+                waiting[:] = [*waiting, task] if queue else [task]
                 return None
         return self._start(fn, args, kwargs, done, error, channel)
 
@@ -99,9 +105,9 @@ class Tasks(QObject):
             self._workers.discard(worker)
             if channel is not None and self._running.get(channel) is worker:
                 del self._running[channel]
-                waiting = self._waiting.pop(channel, None)
-                if waiting is not None:
-                    self._start(*waiting, channel)
+                waiting = self._waiting.get(channel)
+                if waiting:
+                    self._start(*waiting.pop(0), channel)
             self._update_bar()
 
         worker.returned.connect(on_returned)

@@ -36,6 +36,8 @@ IDENTITY_COLUMNS = ("patient_id", "name", "birth", "sex")
 BARS = {"subject": "id", "patient_id": None, "name": "name", "birth": "birth", "sex": "sex",
         "study": "study", "date": "date", "desc": "desc", "modality": "modality",
         "tags": "tags", "job": "job"}
+#: columns that may be NULL in the database (a NULL never matches a filter term)
+NULLABLE = ("patient_id", "name", "birth", "sex", "date")
 #: job letters shown in the table, by state (the latest job of a study)
 JOB_LETTERS = {"q": "queued", "r": "running", "e": "error"}
 
@@ -54,9 +56,11 @@ class StudyTable:
     study_ids: np.ndarray
     subject_ids: np.ndarray
     columns: dict[str, list]
+    nulls: dict[str, np.ndarray] = field(default_factory=dict)  # column -> value is NULL
     study_tags: dict[int, list[str]] = field(default_factory=dict)
     subject_tags: dict[int, list[str]] = field(default_factory=dict)
     jobs: dict[int, str] = field(default_factory=dict)
+    tags_version: int = 0  # counts tag reloads (caches of tags compare it)
 
     def __len__(self) -> int:
         return len(self.study_ids)
@@ -96,27 +100,38 @@ def load_table(session, project: str) -> StudyTable:
          .join(Subject, Study.subject_id == Subject.id).where(Subject.project_id == pid)
          .order_by(Subject.pseudonym, Study.key))
     with session.engine.connect() as conn:
-        rows = conn.execute(q).all()
+        cols = _columns(conn.execute(q), 11)
         stags = _tags(conn, select(StudyTag.study_id, StudyTag.tag).join(
             Study, StudyTag.study_id == Study.id).join(Subject, Study.subject_id == Subject.id)
             .where(Subject.project_id == pid))
         ptags = _tags(conn, select(SubjectTag.subject_id, SubjectTag.tag).join(
             Subject, SubjectTag.subject_id == Subject.id).where(Subject.project_id == pid))
-    cols = list(zip(*rows)) if rows else [()] * 11
-    text = [[v or "" for v in c] for c in cols[2:]]
-    for k in (3, 7):  # dates come back as text (with a time on some back ends)
-        text[k] = [v[:10] for v in text[k]]
-    columns = dict(zip(("subject", "patient_id", "name", "birth", "sex", "study", "date",
-                        "desc", "modality"), text))
+    keys = ("subject", "patient_id", "name", "birth", "sex", "study", "date", "desc",
+            "modality")
+    nulls = {k: np.fromiter((v is None for v in c), bool, len(c))
+             for k, c in zip(keys, cols[2:]) if k in NULLABLE}
+    columns = {k: [v or "" for v in c] for k, c in zip(keys, cols[2:])}
+    for k in ("birth", "date"):  # dates come back as text (with a time on some back ends)
+        columns[k] = [v[:10] for v in columns[k]]
     table = StudyTable(project, identity, np.asarray(cols[0], dtype=np.int64),
-                       np.asarray(cols[1], dtype=np.int64), columns, stags, ptags)
+                       np.asarray(cols[1], dtype=np.int64), columns, nulls, stags, ptags)
     table.jobs = job_states(session, project)
     return table
 
 
+def _columns(result, n: int, chunk: int = 5000) -> list[list]:
+    """The result's columns as lists, fetched in chunks: between chunks other threads (the
+    GUI) get the interpreter, where one fetch of 100k rows would hold it for a second."""
+    cols: list[list] = [[] for _ in range(n)]
+    while rows := result.fetchmany(chunk):
+        for col, values in zip(cols, zip(*rows)):
+            col.extend(values)
+    return cols
+
+
 def _tags(conn, query) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for ident, tag in conn.execute(query):
+    for ident, tag in zip(*_columns(conn.execute(query), 2)):
         out.setdefault(ident, []).append(tag)
     for tags in out.values():
         tags.sort(key=str.lower)
@@ -140,6 +155,7 @@ def refresh_tags(session, table: StudyTable, rows) -> None:
                 for i in part:
                     store.pop(i, None)
                 store.update(got)
+    table.tags_version += 1
 
 
 def job_states(session, project: str) -> dict[int, str]:

@@ -77,8 +77,17 @@ def make_desktop(make_napari_viewer, context_of, qtbot):
         return viewer, desktop
 
     yield make
+    from qtpy.QtCore import QCoreApplication, QEvent
+
     for desktop in made:
         desktop.wait()
+        ctl = getattr(desktop.context.viewer, "_nora_workspace", None)
+        if ctl is not None:  # close the workspace's extra canvases before the viewer
+            ctl.state.layout = "single"
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    import gc
+
+    gc.collect()
 
 
 def wait_for(qtbot, desktop, condition, timeout=15_000):
