@@ -42,8 +42,9 @@ class DesktopWidget(QWidget):
     viewer : napari.Viewer
         Files open into it.
     context : DesktopContext, optional
-        The archive session to use; default: ``nora.toml`` and ``$NORA_USER``
-        (:meth:`DesktopContext.connect`).
+        The archive session to use; default: ``nora.toml`` (``$NORA_CONFIG``) and
+        ``$NORA_USER``; without a ``nora.toml`` the embedded default archive with the demo
+        project is created first (:func:`nora_server.demo.ensure_demo`).
     project : str, optional
         Project selected first (default: the first the user may see).
     """
@@ -52,7 +53,11 @@ class DesktopWidget(QWidget):
                  project: str | None = None, parent=None):
         super().__init__(parent)
         viewer = getattr(viewer, "__wrapped__", viewer)  # napari's menu passes a public proxy
-        self.context = context or DesktopContext.connect(viewer=viewer)
+        if context is None:
+            from nora_server.demo import ensure_demo
+
+            context = DesktopContext.connect(ensure_demo().path, viewer=viewer)
+        self.context = context
         if self.context.viewer is None:
             self.context.viewer = viewer
         self.projects = QComboBox()
@@ -103,3 +108,40 @@ class DesktopWidget(QWidget):
             tasks = getattr(widget, "tasks", None)
             if tasks is not None:
                 tasks.wait(timeout_ms)
+
+    def open_first(self, pattern: str = "t1*/*.nii*") -> None:
+        """Once the table is loaded, select its first study and open its files matching
+        ``pattern`` (what ``napari-nora`` shows on start)."""
+        browser = self.tools["Browser"]
+
+        def first():
+            browser.model.view_changed.disconnect(first)
+            ref = self.context.neighbour(None, +1)
+            if ref is not None:
+                self.context.selection = [ref]
+                browser.opener.open_studies([ref], pattern)
+
+        browser.model.view_changed.connect(first)
+
+
+def add_desktop(viewer, *, open_first: bool = False, create: bool = True):
+    """Dock the desktop on ``viewer``: on ``nora.toml`` (``$NORA_CONFIG``), or, when there is
+    none and ``create`` is true, on the embedded default archive created with the demo project
+    (filled through the DICOM import pipeline, :mod:`nora_server.demo`). Returns the widget, or
+    None (with a warning when the archive cannot be opened)."""
+    from nora_server.demo import PROJECT, ensure_demo
+
+    try:
+        settings = ensure_demo(create=create)
+        if settings is None:
+            return None
+        context = DesktopContext.connect(settings.path, viewer=viewer)
+        widget = DesktopWidget(viewer, context, PROJECT if PROJECT in context.projects()
+                               else None)
+    except Exception as exc:  # noqa: BLE001 - napari opens anyway; the message says why
+        log.warning("NORA desktop not opened: %s", exc)
+        return None
+    viewer.window.add_dock_widget(widget, name="NORA desktop", area="left")
+    if open_first:
+        widget.open_first()
+    return widget
