@@ -141,7 +141,7 @@ def add_desktop(viewer, *, open_first: bool = False, create: bool = True):
     except Exception as exc:  # noqa: BLE001 - napari opens anyway; the message says why
         log.warning("NORA desktop not opened: %s", exc)
         return None
-    viewer.window.add_dock_widget(widget, name="NORA desktop", area="left")
+    viewer.window.add_dock_widget(widget, name="NORA desktop", area="right")
     if open_first:
         widget.open_first()
     return widget

@@ -12,6 +12,7 @@ into the existing layers. QC buttons tag the study (``QC:pass``/``QC:fail``,
 
 from __future__ import annotations
 
+import numpy as np
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
                             QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
                             QVBoxLayout, QWidget)
@@ -45,6 +46,7 @@ class PatternTable(QTableWidget):
         super().__init__(0, 2, parent)
         self.setHorizontalHeaderLabels(["File pattern", "Shown as"])
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.verticalHeader().setVisible(False)
 
     def add(self, pattern: str = "", role: str = "overlay") -> None:
@@ -275,13 +277,20 @@ class AutoloaderWidget(QWidget):
                 from napari_nora.widgets.desktop_open import _as_roi
 
                 data, kwargs, kind = _as_roi(data, kwargs)
-            layer.data = data
-            layer.scale, layer.translate = kwargs["scale"], kwargs["translate"]
+            # each setter refreshes every view that shows the layer: set only what changed
+            for attr in ("scale", "translate"):
+                if not np.allclose(getattr(layer, attr), kwargs[attr]):
+                    setattr(layer, attr, kwargs[attr])
             if kind == "image" and "contrast_limits" in kwargs:
                 lo, hi = kwargs["contrast_limits"]
-                layer.contrast_limits_range = (min(lo, hi - 1e-6), max(hi, lo + 1e-6))
-                layer.contrast_limits = (lo, hi)
-            layer.name = kwargs["name"]
+                rng = (min(lo, hi - 1e-6), max(hi, lo + 1e-6))
+                if not np.allclose(layer.contrast_limits_range, rng):
+                    layer.contrast_limits_range = rng
+                if not np.allclose(layer.contrast_limits, (lo, hi)):
+                    layer.contrast_limits = (lo, hi)
+            layer.data = data
+            if layer.name != kwargs["name"]:
+                layer.name = kwargs["name"]
             roi_keys = {k: v for k, v in layer.metadata.items() if k.startswith("nora_roi")}
             layer.metadata = {**kwargs.get("metadata", {}), ARCHIVE_KEY: origin, **roi_keys}
         return True

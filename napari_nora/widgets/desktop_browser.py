@@ -21,6 +21,7 @@ from napari_nora.widgets.desktop_table import FilterHeader, StudyTableModel
 from nora_server.desktop import table as study_table
 
 ROW_HEIGHT = 22
+MAX_COLUMN_PX = 130
 
 
 def load_matcher(session, project: str):
@@ -126,6 +127,8 @@ class BrowserWidget(QWidget):
             self.view.setColumnHidden(col, key in IDENTITY_COLUMNS and not table.identity)
         self.header._place()
         self.view.resizeColumnsToContents()
+        for col in range(self.model.columnCount()):  # long descriptions get a tooltip instead
+            self.view.setColumnWidth(col, min(self.view.columnWidth(col), MAX_COLUMN_PX))
         if any(t.strip() for t in self.bars.values()):
             self._query()
         self._show_files()  # the archive changed: the current study's files may have too

@@ -241,13 +241,17 @@ class FilterHeader(QHeaderView):
         size.setHeight(size.height() + self._editor_height() + 2)
         return size
 
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._place()
+
     def updateGeometries(self):
         self.setViewportMargins(0, 0, 0, self._editor_height() + 2)
         super().updateGeometries()
         self._place()
 
     def _place(self, *args) -> None:
-        top = super().sizeHint().height()
+        top = self.height() - self._editor_height() - 1  # in the bottom margin, under the titles
         for col, key in enumerate(COLUMNS):
             edit = getattr(self, "editors", {}).get(key)
             if edit is None:

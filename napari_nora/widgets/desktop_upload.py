@@ -35,6 +35,7 @@ class UploadWidget(QWidget):
         self.context = context
         self.paths: list[Path] = []
         self.items: list = []
+        self._native_forced = False
         self.setAcceptDrops(True)
         self.progress = QProgressBar()
         self.log = QPlainTextEdit()
@@ -48,6 +49,7 @@ class UploadWidget(QWidget):
         group = QButtonGroup(self)
         for b in (self.to_selected, self.to_native):
             group.addButton(b)
+        self.to_native.clicked.connect(lambda: setattr(self, "_native_forced", False))
         self.to_selected.setChecked(True)
         self.series = QLineEdit("upload")
         self.series.setToolTip("Series folder for single files (files inside a dropped folder "
@@ -128,8 +130,12 @@ class UploadWidget(QWidget):
         self.to_selected.setText(f"Selected study: {study}" if study else
                                  "Selected study: (select a study in the Browser)")
         self.to_selected.setEnabled(study is not None)
-        if study is None:
+        if study is None and self.to_selected.isChecked():
             self.to_native.setChecked(True)
+            self._native_forced = True  # not the user's choice: undone when a study is picked
+        elif study is not None and self._native_forced:
+            self.to_selected.setChecked(True)
+            self._native_forced = False
 
     # -- uploading -------------------------------------------------------------------------
     def target(self) -> str | None:

@@ -23,7 +23,7 @@ from nora_server.archive.filters import Filter, Term, parse
 from nora_server.archive.models import Study, Subject
 from nora_server.archive.patterns import to_regex
 from nora_server.archive.query import ALIASES, COLUMNS, IDENTITY, term_clause
-from nora_server.desktop.table import StudyTable, _attributed, _project_id
+from nora_server.desktop.table import StudyTable, _attributed, _project_id, gc_paused
 
 #: archive filter column -> column of the desktop table
 TABLE_COLUMN = {"name": "name", "birth": "birth", "sex": "sex", "study": "study",
@@ -48,9 +48,10 @@ class Matcher:
         self._tags_version = -1
 
     def prepare(self) -> Matcher:
-        for key in ("subject", "patient_id", *TABLE_COLUMN.values()):
-            self._values(key)
-        self._tag_index("study")
+        with gc_paused():
+            for key in ("subject", "patient_id", *TABLE_COLUMN.values()):
+                self._values(key)
+            self._tag_index("study")
         return self
 
     def _values(self, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,9 @@ Filter bars (keys of ``bars``): the archive's columns (``id``, ``name``, ``birth
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,8 +93,40 @@ def _project_id(session, project: str) -> tuple[int, bool]:
     return pid, allowed(role, "identity")
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = {"count": 0, "was_enabled": True}
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection while a large result is turned into columns.
+
+    Fetching 100k rows allocates millions of short-lived objects; the collector would run full
+    collections over the whole (napari-sized) heap meanwhile, each holding the interpreter for
+    a third of a second, and the GUI thread would stand still. Reference counting still frees
+    everything; nested and concurrent pauses share one counter.
+    """
+    with _gc_lock:
+        if _gc_pauses["count"] == 0:
+            _gc_pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pauses["count"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses["count"] -= 1
+            if _gc_pauses["count"] == 0 and _gc_pauses["was_enabled"]:
+                gc.enable()
+
+
 def load_table(session, project: str) -> StudyTable:
     """All studies of ``project`` with tags and job states (three queries, 100k rows ~1 s)."""
+    with gc_paused():
+        return _load_table(session, project)
+
+
+def _load_table(session, project: str) -> StudyTable:
     pid, identity = _project_id(session, project)
     ident = ((Subject.patient_id, Subject.patient_name, cast(Subject.birth_date, String),
               Subject.sex) if identity else (null(), null(), null(), null()))

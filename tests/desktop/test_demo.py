@@ -78,7 +78,8 @@ def test_a_second_run_adds_nothing(demo_home, capsys, monkeypatch):
     assert len(s.select_files("demo", "*")) == n
 
 
-def test_main_command_opens_the_desktop_on_the_demo(demo_home, monkeypatch, qtbot):
+def test_main_command_opens_the_desktop_on_the_demo(demo_home, monkeypatch, qtbot,
+                                                    make_napari_viewer):
     from napari_nora.__main__ import build_viewer
 
     monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
