@@ -121,6 +121,8 @@ class BrowserWidget(QWidget):
             return
         self.matcher = matcher
         self.model.set_table(table)
+        # the file search stays in memory once the project's paths are indexed (in a worker)
+        self.tasks.run(matcher.build_files, self.context.session, channel="file-index")
         from nora_server.desktop.table import COLUMNS, IDENTITY_COLUMNS
 
         for col, key in enumerate(COLUMNS):

@@ -1,13 +1,16 @@
 """Filter bars answered on the desktop's in-memory table, so typing stays under 100 ms on 100k
-studies; file-level terms still ask the database.
+studies.
 
 The expression is parsed by the archive's one parser (:func:`nora_server.archive.filters.parse`)
 and every term is matched with the archive's pattern semantics
 (:func:`nora_server.archive.patterns.to_regex`: ``*`` any run, ``_`` one character, a trailing
 wildcard, case-insensitive; a NULL field matches nothing), on the columns and tags the table
-holds. Terms the table cannot answer go to the database with the archive's own clause
-(:func:`nora_server.archive.query.term_clause`): the ``files`` bar, ``FTAG:`` and ``JOB:``.
-``tests/desktop/test_matching.py`` checks that both paths select the same studies.
+holds, and the file search on the project's distinct file paths
+(:class:`~nora_server.desktop.file_index.FileIndex`, once it is built). Terms the table cannot
+answer go to the database with the archive's own clause
+(:func:`nora_server.archive.query.term_clause`): ``FTAG:``, ``JOB:``, and the file search until
+the file index is there. ``tests/desktop/test_matching.py`` checks that both paths select the
+same studies.
 
 Each column is matched on its distinct values (a description column of 100k rows has a handful),
 then spread back to the rows; a term's literal prefix narrows them by binary search first.
@@ -23,6 +26,7 @@ from nora_server.archive.filters import Filter, Term, parse
 from nora_server.archive.models import Study, Subject
 from nora_server.archive.patterns import to_regex
 from nora_server.archive.query import ALIASES, COLUMNS, IDENTITY, term_clause
+from nora_server.desktop.file_index import FileIndex, matching_values
 from nora_server.desktop.table import StudyTable, _attributed, _project_id, gc_paused
 
 #: archive filter column -> column of the desktop table
@@ -46,6 +50,13 @@ class Matcher:
         self._distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._tags: dict[str, dict[str, np.ndarray]] = {}
         self._tags_version = -1
+        self.files: FileIndex | None = None  # set by build_files() (in a worker)
+
+    def build_files(self, session) -> Matcher:
+        """Build the file index of the table's project (the file search then stays in
+        memory); returns the matcher."""
+        self.files = FileIndex.build(session, self.table.project)
+        return self
 
     def prepare(self) -> Matcher:
         with gc_paused():
@@ -62,19 +73,7 @@ class Matcher:
 
     def _column_mask(self, key: str, value: str) -> np.ndarray:
         uniques, inverse = self._values(key)
-        low = value.lower()
-        cut = min([low.find(c) for c in "*_" if c in low] or [len(low)])
-        prefix = low[:cut]
-        lo = int(np.searchsorted(uniques, prefix, "left"))
-        hi = int(np.searchsorted(uniques, prefix + "\U0010ffff", "left"))
-        hit = np.zeros(len(uniques), bool)
-        if cut == len(low):  # a plain prefix: the range is the answer
-            hit[lo:hi] = True
-        elif hi > lo:
-            rx = _regex(value)
-            hit[lo:hi] = np.fromiter((rx.match(u) is not None for u in uniques[lo:hi]), bool,
-                                     hi - lo)
-        mask = hit[inverse]
+        mask = matching_values(uniques, value)[inverse]
         null = self.table.nulls.get(key)
         return mask & ~null if null is not None else mask
 
@@ -107,6 +106,8 @@ class Matcher:
             return self._tag_mask("subject", term.value)
         if term.attr == "SDESC":
             return self._column_mask("desc", term.value)
+        if not term.attr and column == "files" and self.files is not None:
+            return t.mask_of(self.files.study_ids_matching(term.value))
         if term.attr in IN_DATABASE or (not term.attr and column == "files"):
             return t.mask_of(_database_ids(session, t.project, column, term, identity))
         if column == "id":

@@ -18,6 +18,8 @@ BARS = [
     {"desc": 'SDESC:"MRI follow"'}, {"study": "STAG:control"}, {"study": "STAG:cont & PTAG:v"},
     {"name": "PTAG:vip"}, {"files": "FTAG:good"}, {"files": "t1_trio*/s0*.nii & STAG:control"},
     {"files": "t1_trio*/s0*.nii MPR_t1*/s*.nii"}, {"files": "*.json"}, {"files": "dwi/s00_.nii"},
+    {"files": "T1"}, {"files": "t"}, {"files": "_eta/"}, {"files": "meta/radiomics1.json"},
+    {"files": "flair/s004.nii & STAG:control"}, {"files": "zzz"},
     {"tags": "control young"}, {"tags": "PTAG:vip patient"}, {"job": "e"}, {"job": "qr"},
     {"desc": "MRI", "date": "2021", "files": "MPR*"}, {"sex": "*"}, {"date": "*"},
 ]
@@ -33,11 +35,15 @@ def varied(demo):
     return demo
 
 
+@pytest.mark.parametrize("files", ["database", "index"])
 @pytest.mark.parametrize("user", ["owner", "reader"])
-def test_memory_and_sql_select_the_same_studies(varied, user):
+def test_memory_and_sql_select_the_same_studies(varied, user, files):
     session = varied.session(user)
     table = load_table(session, "demo")
-    matcher = Matcher(table)
+    matcher = Matcher(table).prepare()
+    if files == "index":
+        matcher.build_files(session)
+        assert len(matcher.files) == len(session.select_files("demo", "*"))
     for bars in BARS:
         try:
             want = table.mask_of(matching_study_ids(session, "demo", bars))
