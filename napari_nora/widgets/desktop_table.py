@@ -60,11 +60,6 @@ class StudyTableModel(QAbstractTableModel):
         self.endResetModel()
         self.view_changed.emit()
 
-    def set_matching(self, study_ids) -> None:
-        """Show only the rows whose study id is in ``study_ids`` (None: every row)."""
-        if self.table is not None:
-            self.set_mask(None if study_ids is None else self.table.mask_of(study_ids))
-
     def set_mask(self, mask) -> None:
         """Show only the rows where ``mask`` (bool per row) is true (None: every row)."""
         if self.table is None or (mask is not None and len(mask) != len(self.table)):
