@@ -273,8 +273,14 @@ def _import_dicom(item, target, ref, settings, project, report, tick) -> None:
         what = "indexing" if stage == "index" else "converting and placing"
         tick(0, f"{item.source.name}: {what} {done}/{total}")
 
+    workdir = Path(target.session.archive.storage) / ".nora-import-tmp"  # cheap renames
     try:
-        result = import_path(item.source, target, options, progress=step)
+        workdir.mkdir(exist_ok=True)
+    except OSError:
+        workdir = None
+    try:
+        result = import_path(item.source, target, options, progress=step,
+                             workdir=str(workdir) if workdir else None)
     except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
         report.errors.append(f"{item.source}: {exc}")
     else:
