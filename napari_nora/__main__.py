@@ -1,21 +1,24 @@
-"""``napari-nora [PATH ...]``: napari with the NORA plugin, the given files (or the sample
-brain MR when none are given) and the display settings dock."""
+"""``napari-nora [PATH ...]``: napari with the NORA plugin, the NORA desktop dock (on
+``nora.toml``; without one and without files, on an embedded demo archive it creates), the
+given files (or the demo's first T1) and the display settings dock."""
 
 from __future__ import annotations
 
 import argparse
 
 
-def build_viewer(paths=(), *, show=True):
+def build_viewer(paths=(), *, show=True, desktop=True):
     import napari
 
+    from napari_nora.widgets.desktop import add_desktop
     from napari_nora.widgets.display_settings import DisplaySettings
 
     viewer = napari.Viewer(title="napari-nora", show=show)
-    if paths:
-        for p in paths:
-            viewer.open(p, plugin="napari-nora")
-    else:
+    for p in paths:
+        viewer.open(p, plugin="napari-nora")
+    # the demo archive is made on a first start without files; with files, an existing one
+    dock = add_desktop(viewer, open_first=not paths, create=not paths) if desktop else None
+    if not paths and dock is None:
         viewer.open_sample("napari-nora", "brain")
     viewer.window.add_dock_widget(DisplaySettings(viewer), name="Display settings", area="right")
     return viewer

@@ -49,6 +49,7 @@ class DesktopContext:
     archive_changed = Signal(str)  # a project's contents changed (upload, import, pull, tags)
     jobs_changed = Signal(str)  # jobs of a project were launched, killed or refreshed
     layers_opened = Signal(list, dict)  # layers opened from the archive, and their origin
+    tags_changed = Signal(list)  # refs ("PID#SID" or "PID") whose tags changed (QC, context menu)
 
     def __init__(self, session, settings=None, *, viewer=None):
         self.session = session
@@ -56,6 +57,9 @@ class DesktopContext:
         self.viewer = viewer
         self._project: str | None = None
         self._selection: list[str] = []
+        #: the subject/study table's visible order, set by the browser: an object with
+        #: ``neighbour(ref, step) -> ref | None`` (see :meth:`neighbour`)
+        self.order = None
 
     @classmethod
     def connect(cls, config: str | os.PathLike | None = None, user: str | None = None, *,
@@ -106,6 +110,11 @@ class DesktopContext:
             return
         self._selection = refs
         self.selection_changed.emit(list(refs))
+
+    def neighbour(self, ref: str | None, step: int = 1) -> str | None:
+        """The study ``step`` rows after ``ref`` in the browser's filtered, sorted table (before
+        it when ``step`` is negative); None at either end or without a table."""
+        return self.order.neighbour(ref, step) if self.order is not None else None
 
     def origin(self, ref: str, path: str) -> dict:
         """The ``layer.metadata["nora_archive"]`` entry for a file of this project."""

@@ -6,6 +6,7 @@
     noractl user add NAME [--site-admin]                  bootstrap users without a session
     noractl recover [--force]                             finish/roll back crashed file ops
     noractl status                                        configuration and database state
+    noractl demo [--project NAME]                         demo project through DICOM import
 
 Other packages hook their sub-commands into ``main`` (``noractl start|stop|status dicom`` from
 ``nora_server.cli.dicom_commands``, ``noractl test slurm`` from ``batch_commands``).
@@ -140,6 +141,13 @@ def _main(argv) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # --- demo hook (issue 8): "noractl demo" lives in nora_server/demo.py ---
+    from nora_server.demo import noractl_demo
+
+    handled = noractl_demo(argv)
+    if handled is not None:
+        return handled
+    # --- end demo hook ---
     # --- DICOM hook (issue 6): "start|stop|status dicom" live in cli/dicom_commands.py ---
     from nora_server.cli.dicom_commands import noractl_dicom
 

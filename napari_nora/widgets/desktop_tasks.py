@@ -1,0 +1,153 @@
+"""Archive work off the GUI thread: napari thread workers with a progress bar, the latest
+request winning.
+
+Every archive call of the desktop that can take long (the 100k-row table, a filter, a file
+listing, reading volumes, an upload or import) runs through :class:`Tasks`: the function runs
+in a napari thread worker, the widget's progress bar shows it, and the result comes back on the
+GUI thread. A task of a ``channel`` (e.g. ``"filter"``) that is started while an older one of
+the same channel still runs replaces it: the older result is dropped, and at most one further
+request waits, so typing fast never queues a query per key. With ``queue=True`` the tasks of a
+channel run one after the other, each with its own result (QC clicks on one study).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from qtpy.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+
+class ProgressRelay(QObject):
+    """Carries ``progress(done, total, text)`` calls from a worker thread to the GUI thread
+    (Qt queues signals emitted in another thread)."""
+
+    changed = Signal(int, int, str)
+
+    def __call__(self, done: int, total: int, text: str = "") -> None:
+        self.changed.emit(int(done), int(total), str(text))
+
+
+class Tasks(QObject):
+    """Runs functions in thread workers for one widget.
+
+    Parameters
+    ----------
+    bar : QProgressBar, optional
+        Shown (busy, or with a fraction when the task reports progress) while tasks run.
+    on_error : callable, optional
+        ``on_error(exc)`` on the GUI thread when a task raises (default: log it).
+    """
+
+    idle = Signal()  # no task is running any more
+
+    def __init__(self, bar=None, on_error=None, parent=None):
+        super().__init__(parent)
+        self.bar = bar
+        self.on_error = on_error or (lambda exc: log.error("%s", exc))
+        self._running: dict[str, object] = {}  # channel -> worker
+        self._waiting: dict[str, list] = {}  # channel -> [(fn, args, kwargs, done, error)]
+        self._generation: dict[str, int] = {}
+        self._workers: set = set()  # keep references until they finish
+        if bar is not None:
+            bar.setVisible(False)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._workers)
+
+    def relay(self) -> ProgressRelay:
+        """A progress callback for a task that updates this widget's bar."""
+        relay = ProgressRelay(self)
+        relay.changed.connect(self._on_progress)
+        return relay
+
+    def run(self, fn, *args, done=None, error=None, channel: str | None = None,
+            queue: bool = False, **kwargs):
+        """Run ``fn(*args, **kwargs)`` in a thread worker; ``done(result)`` / ``error(exc)``
+        on the GUI thread. With a ``channel``, a newer request replaces an older one (or, with
+        ``queue``, waits for it)."""
+        if channel is not None:
+            if not queue:
+                self._generation[channel] = self._generation.get(channel, 0) + 1
+            if channel in self._running:
+                task = (fn, args, kwargs, done, error)
+                waiting = self._waiting.setdefault(channel, [])
+                waiting[:] = [*waiting, task] if queue else [task]
+                return None
+        return self._start(fn, args, kwargs, done, error, channel)
+
+    def _start(self, fn, args, kwargs, done, error, channel):
+        from napari.qt.threading import create_worker
+
+        gen = self._generation.get(channel) if channel is not None else None
+        worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
+        self._workers.add(worker)
+        if len(self._workers) == 1 and self.bar is not None:
+            self.bar.setRange(0, 0)  # busy until a task reports a fraction
+            self.bar.setFormat("")
+        if channel is not None:
+            self._running[channel] = worker
+
+        def current() -> bool:
+            return channel is None or gen == self._generation.get(channel)
+
+        def on_returned(result):
+            if done is not None and current():
+                done(result)
+
+        def on_errored(exc):
+            if current():
+                (error or self.on_error)(exc)
+
+        def on_finished():
+            self._workers.discard(worker)
+            if channel is not None and self._running.get(channel) is worker:
+                del self._running[channel]
+                waiting = self._waiting.get(channel)
+                if waiting:
+                    self._start(*waiting.pop(0), channel)
+            self._update_bar()
+
+        worker.returned.connect(on_returned)
+        worker.errored.connect(on_errored)
+        worker.finished.connect(on_finished)
+        self._update_bar()
+        worker.start()
+        return worker
+
+    def _update_bar(self) -> None:
+        try:
+            if self.bar is not None:
+                self.bar.setVisible(bool(self._workers))
+        except RuntimeError:  # the widget was deleted while a worker ran
+            return
+        if not self._workers:
+            self.idle.emit()
+
+    def _on_progress(self, done: int, total: int, text: str) -> None:
+        if self.bar is None:
+            return
+        try:
+            self.bar.setVisible(True)
+            if total > 0:
+                self.bar.setRange(0, total)
+                self.bar.setValue(min(done, total))
+            self.bar.setFormat(f"{text}  %p%" if text else "%p%")
+        except RuntimeError:
+            pass
+
+    def wait(self, timeout_ms: int = 30_000) -> None:
+        """Process events until every task finished (tests, closing)."""
+        import time
+
+        from qtpy.QtCore import QCoreApplication
+
+        end = time.monotonic() + timeout_ms / 1000
+        while self._workers and time.monotonic() < end:
+            QCoreApplication.processEvents()
+            time.sleep(0.002)
+        if self._workers:
+            raise TimeoutError(f"{len(self._workers)} desktop task(s) still running after "
+                               f"{timeout_ms} ms")
