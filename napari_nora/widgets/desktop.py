@@ -26,6 +26,9 @@ TABS = [
     ("Browser", "napari_nora.widgets.desktop_browser:BrowserWidget"),
     ("Autoloader", "napari_nora.widgets.desktop_autoload:AutoloaderWidget"),
     ("Upload", "napari_nora.widgets.desktop_upload:UploadWidget"),
+    ("Batch", "napari_nora.widgets.batch_tool:BatchToolWidget"),
+    ("Jobs", "napari_nora.widgets.job_monitor:JobMonitorWidget"),
+    ("PACS", "napari_nora.widgets.pacs_query:PacsQueryWidget"),
 ]
 
 
