@@ -1,5 +1,6 @@
 """``napari-nora [PATH ...]``: napari with the NORA plugin, the given files (or the sample
-brain MR when none are given) and the display settings dock."""
+brain MR when none are given), the workspace (linked axial, coronal and sagittal views) and the
+display settings dock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ def build_viewer(paths=(), *, show=True):
     import napari
 
     from napari_nora.widgets.display_settings import DisplaySettings
+    from napari_nora.widgets.workspace import WorkspaceWidget
 
     viewer = napari.Viewer(title="napari-nora", show=show)
     if paths:
@@ -18,6 +20,8 @@ def build_viewer(paths=(), *, show=True):
     else:
         viewer.open_sample("napari-nora", "brain")
     viewer.window.add_dock_widget(DisplaySettings(viewer), name="Display settings", area="right")
+    viewer.window.add_dock_widget(WorkspaceWidget(viewer, layout="ortho"), name="Workspace",
+                                  area="right")
     return viewer
 
 

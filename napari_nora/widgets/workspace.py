@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from napari_nora.widgets.workspace_views import workspace_for
 from napari_nora.workspace.layouts import LAYOUTS
 
+if TYPE_CHECKING:
+    import napari
+
 
 class WorkspaceWidget(QWidget):
     """Dock widget of the viewer workspace (``napari-nora.workspace`` in the manifest)."""
 
-    def __init__(self, viewer, layout: str | None = None):
+    def __init__(self, viewer: napari.viewer.Viewer, layout: str | None = None):
         super().__init__()
+        # napari hands plugin docks a PublicOnlyProxy; the workspace re-parents napari's canvas
+        # and keys its views by layer identity, so it works on the viewer itself
+        viewer = getattr(viewer, "__wrapped__", viewer)
         self.controller = workspace_for(viewer)
         state = self.controller.state
         self._layout = QComboBox()
