@@ -102,7 +102,7 @@ class WorkspaceController:
     def _decorate(self, view) -> None:
         model = view.model
         flat = view.kind != "3d"
-        if flat and view.kind != "mosaic":
+        if flat:  # in a mosaic the crosshair shows the in-plane position in every tile
             view.crosshair = ortho_overlays.add_crosshair(model)
             view.crosshair.visible = self.state.crosshair
             ortho_overlays.show_scale_bar(model)

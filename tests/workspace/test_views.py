@@ -38,6 +38,7 @@ def test_every_layout_from_the_selector_shows_the_marker(ws, qtbot):
         if "mosaic" in views:  # six tiles spread over S; only tiles inside the block are white
             mosaic = views["mosaic"]
             assert len(mosaic.tile_positions) == 6
+            assert mosaic.crosshair.visible and mosaic.crosshair.point == ctl.state.position
             assert mosaic.tile_positions == sorted(mosaic.tile_positions)
 
 
@@ -67,7 +68,7 @@ def test_orientation_letters_and_scale_bar_in_mm(ws, qtbot, convention, expect):
     settle(qtbot)
     for view in ws.ctl.views:
         ov = view.model.canvas.overlays
-        got = "".join(ov[f"nora_orient_{e}"].text for e in ("top", "bottom", "left", "right"))
+        got = "".join(ov["nora_orientation"].letters)  # top, bottom, left, right
         assert got == expect[view.kind], view.kind
         assert ov["scale_bar"].visible
         assert str(view.model.layers.extent.units[-1]) == "millimeter"  # bar in mm
