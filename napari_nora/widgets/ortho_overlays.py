@@ -47,9 +47,14 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
         point = np.asarray(self.overlay.point, float)
         displayed = list(self.viewer.dims.displayed)
         if point.size < self.viewer.dims.ndim or not displayed:
+            self._drawn = None
             self.node.set_data(pos=np.zeros((2, 2)), color=(0, 0, 0, 0))
             return
         here = point[displayed[::-1]]  # vispy (x, y[, z]) = displayed axes reversed
+        key = (tuple(here), tuple(self.overlay.color))
+        if key == getattr(self, "_drawn", None):
+            return  # e.g. a mosaic when the slice changes: nothing in the plane moved
+        self._drawn = key
         segments = []
         for k in range(len(here)):
             a, b = here.copy(), here.copy()
@@ -59,6 +64,7 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
 
     def reset(self):
         super().reset()
+        self._drawn = None
         self._update()
 
 
@@ -78,6 +84,7 @@ class OrientationOverlay(CanvasOverlay):
     letters: tuple[str, str, str, str] = ("", "", "", "")
     color: tuple[float, float, float, float] = LABEL_COLOR
     font_size: float = 14.0
+    bottom_margin: float = 28.0  # room for the scale bar under the bottom letter
 
 
 class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
@@ -92,6 +99,7 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
         self.overlay.events.letters.connect(self._update)
         self.overlay.events.color.connect(self._update)
         self.overlay.events.font_size.connect(self._update)
+        self.overlay.events.bottom_margin.connect(self._update)
         self.viewer.canvas.events.size.connect(self._update)
         self.viewer.canvas.grid.events.connect(self._update)
         self.viewer.layers.events.inserted.connect(self._update)
@@ -106,7 +114,8 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
         pad_x, pad_y = self.viewer.canvas.overlay_tiling.padding
         m = 0.9 * self.overlay.font_size + 4  # from the edge to the letter's centre
         # the node sits at (pad_x, pad_y) (top-left tile of napari's overlay layout)
-        pos = np.array([(w / 2, m), (w / 2, h - m), (m, h / 2), (w - m, h / 2)], float)
+        bottom = h - m - self.overlay.bottom_margin
+        pos = np.array([(w / 2, m), (w / 2, bottom), (m, h / 2), (w - m, h / 2)], float)
         self.node.pos = pos - (pad_x, pad_y)
         self.node.text = list(self.overlay.letters)
         self.node.color = self.overlay.color
@@ -126,7 +135,8 @@ overlay_to_visual[OrientationOverlay] = VispyOrientationOverlay
 
 def add_orientation_labels(model, *, gridded: bool = False) -> OrientationOverlay:
     """Letters at the four edges of a 2D view, kept right when dims or camera change."""
-    overlay = OrientationOverlay(visible=True, gridded=gridded, position="top_left")
+    overlay = OrientationOverlay(visible=True, gridded=gridded, position="top_left",
+                                 bottom_margin=0.0 if gridded else 28.0)  # tiles: no bar
     model.canvas.overlays["nora_orientation"] = overlay
 
     def update(event=None):
