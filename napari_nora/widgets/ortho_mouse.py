@@ -67,9 +67,6 @@ def install(view, controller) -> None:
             controller.step_slice(view, scroller.steps(notches, controller.state.scroll_speed))
         event.handled = True
 
-    def on_move(viewer, event):
-        controller.set_active_view(view)  # the view under the mouse is the active one
-
     def on_drag(viewer, event):
         if not _flat(view):
             return
@@ -111,7 +108,6 @@ def install(view, controller) -> None:
 
     model.mouse_wheel_callbacks.insert(0, on_wheel)
     model.mouse_drag_callbacks.insert(0, on_drag)
-    model.mouse_move_callbacks.append(on_move)
     view._nora_mouse = (on_wheel, on_drag)
 
 

@@ -162,6 +162,8 @@ class WorkspaceController:
                 grid.setRowStretch(r, 1)
             for c in range(cols):
                 grid.setColumnStretch(c, 1)
+        if self.state.active_view >= len(self.views):
+            self.state.active_view = 0
         self._on_position_changed()
         self.reset_views()
         QTimer.singleShot(0, self.reset_views)  # again once Qt has sized the new canvases

@@ -8,7 +8,7 @@ from qtpy.QtTest import QTest
 
 from napari_nora.workspace.layouts import LAYOUTS
 from tests.workspace.conftest import MARKER_MM
-from tests.workspace.helpers import bright_centroid, grab, settle, world_to_px
+from tests.workspace.helpers import bright_centroid, click, grab, settle, world_to_px
 
 THROUGH_MARKER = (12.0, 12.0, 12.0)
 
@@ -101,9 +101,12 @@ def test_views_share_data_and_appearance_and_shift_makes_it_per_view(ws, qtbot):
     layer.opacity = 0.8
     assert all(m.colormap.name == "magma" and m.contrast_limits == [50, 500]
                and m.opacity == pytest.approx(0.8) for m in mirrors.values())
-    # Shift held while changing: only the active view (the coronal, where the mouse is)
+    # Shift held while changing: only the active view (the coronal, clicked last)
+    coronal = ctl.view_of_kind("coronal")
+    size = coronal.qt_viewer.canvas.native.size()
+    click(coronal, (size.width() / 2, size.height() / 2))
+    assert "(coronal)" in ws.widget._active.text()
     window = ws.viewer.window._qt_window.windowHandle()
-    ctl.set_active_view(ctl.view_of_kind("coronal"))
     QTest.keyPress(window, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
     try:
         layer.colormap = "viridis"
@@ -118,7 +121,7 @@ def test_views_share_data_and_appearance_and_shift_makes_it_per_view(ws, qtbot):
 
 
 def test_click_in_coronal_moves_the_other_views_to_that_point(ws, qtbot):
-    from tests.workspace.helpers import click, white_centroid_px
+    from tests.workspace.helpers import white_centroid_px
 
     ctl = ws.ctl
     ctl.state.set_axes([0, 1, 2], [-10.0, 12.0, -10.0])  # coronal through the block only
@@ -163,8 +166,6 @@ def test_readout_lists_every_visible_image(ws, qtbot):
 
 
 def test_mosaic_click_selects_the_tiles_slice(ws, qtbot):
-    from tests.workspace.helpers import click
-
     ctl = ws.ctl
     ctl.state.layout = "lightbox"
     _through_marker(ctl, qtbot)
