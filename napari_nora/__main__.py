@@ -1,6 +1,7 @@
 """``napari-nora [PATH ...]``: napari with the NORA plugin, the NORA desktop dock (on
 ``nora.toml``; without one and without files, on an embedded demo archive it creates), the
-given files (or the demo's first T1) and the display settings dock."""
+given files (or the demo's first T1), the workspace (linked axial, coronal and sagittal views)
+and the display settings dock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ def build_viewer(paths=(), *, show=True, desktop=True):
 
     from napari_nora.widgets.desktop import add_desktop
     from napari_nora.widgets.display_settings import DisplaySettings
+    from napari_nora.widgets.workspace import WorkspaceWidget
 
     viewer = napari.Viewer(title="napari-nora", show=show)
     for p in paths:
@@ -21,6 +23,8 @@ def build_viewer(paths=(), *, show=True, desktop=True):
     if not paths and dock is None:
         viewer.open_sample("napari-nora", "brain")
     viewer.window.add_dock_widget(DisplaySettings(viewer), name="Display settings", area="right")
+    viewer.window.add_dock_widget(WorkspaceWidget(viewer, layout="ortho"), name="Workspace",
+                                  area="right")
     return viewer
 
 

@@ -2,7 +2,9 @@
 
 wheel = slice, Ctrl+wheel = zoom about the cursor, right drag = pan, left click/drag = move the
 crosshair (all views follow), middle drag = window/level of the active image (Shift: this view
-only). Ctrl+left drag is left to other tools (the navigation tool). 3D views keep napari's own
+only). Ctrl+left drag is left to other tools (the navigation tool). While ROI drawing is on
+(space) and an ROI is active, left and right presses in the main view are the ROI pen's
+(draw, erase); Shift suspends drawing, as in NORA. 3D views keep napari's own
 camera (left drag rotates, wheel zooms). In 2D the vispy camera is kept non-interactive so the
 buttons do only what is listed here; napari resets the camera flags when the active layer
 changes, so they are forced back.
@@ -69,6 +71,8 @@ def install(view, controller) -> None:
         if not _flat(view):
             return
         controller.set_active_view(view)
+        if controller.pen_owns(view, event):
+            return
         mods = event.modifiers
         if event.button == LEFT and "Control" not in mods and _pan_zoom_mode(model):
             controller.move_crosshair(view, event)

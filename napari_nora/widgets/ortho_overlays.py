@@ -2,15 +2,18 @@
 
 The crosshair is a napari scene overlay (model + vispy visual registered with napari), so it
 lives in world coordinates and follows each view's own zoom and pan. Orientation letters and
-the help are napari text overlays; the scale bar is napari's own.
+the four orientation letters of a view are one canvas overlay (one text visual: every visual is
+a GL program, and under software GL each costs megabytes); the help is a napari text overlay,
+the scale bar napari's own.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from napari._vispy.overlays.base import ViewerOverlayMixin, VispySceneOverlay
+from napari._vispy.overlays.base import ViewerOverlayMixin, VispyCanvasOverlay, VispySceneOverlay
 from napari._vispy.utils.visual import overlay_to_visual
-from napari.components.overlays import SceneOverlay, TextOverlay
+from napari._vispy.visuals.text import Text
+from napari.components.overlays import CanvasOverlay, SceneOverlay, TextOverlay
 from vispy.scene import Line
 
 from napari_nora.workspace.keys import help_text
@@ -18,8 +21,7 @@ from napari_nora.workspace.orientation import edge_labels
 
 CROSSHAIR_COLOR = (1.0, 0.85, 0.1, 0.9)
 LABEL_COLOR = (1.0, 0.85, 0.1, 1.0)
-EDGE_POSITIONS = {"top": "top_center", "bottom": "bottom_center", "left": "middle_left",
-                  "right": "middle_right"}
+EDGES = ("top", "bottom", "left", "right")
 _FAR = 1e6
 
 
@@ -45,9 +47,14 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
         point = np.asarray(self.overlay.point, float)
         displayed = list(self.viewer.dims.displayed)
         if point.size < self.viewer.dims.ndim or not displayed:
+            self._drawn = None
             self.node.set_data(pos=np.zeros((2, 2)), color=(0, 0, 0, 0))
             return
         here = point[displayed[::-1]]  # vispy (x, y[, z]) = displayed axes reversed
+        key = (tuple(here), tuple(self.overlay.color))
+        if key == getattr(self, "_drawn", None):
+            return  # e.g. a mosaic when the slice changes: nothing in the plane moved
+        self._drawn = key
         segments = []
         for k in range(len(here)):
             a, b = here.copy(), here.copy()
@@ -57,6 +64,7 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
 
     def reset(self):
         super().reset()
+        self._drawn = None
         self._update()
 
 
@@ -69,28 +77,81 @@ def add_crosshair(model) -> CrosshairOverlay:
     return overlay
 
 
-def add_orientation_labels(model, *, gridded: bool = False) -> None:
+class OrientationOverlay(CanvasOverlay):
+    """Anatomical letters at the middle of the four edges of a 2D view (or of each mosaic tile
+    when ``gridded``): ``letters`` = (top, bottom, left, right)."""
+
+    letters: tuple[str, str, str, str] = ("", "", "", "")
+    color: tuple[float, float, float, float] = LABEL_COLOR
+    font_size: float = 14.0
+    bottom_margin: float = 28.0  # room for the scale bar under the bottom letter
+
+
+class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
+    """One text visual with four strings, placed from the canvas (or grid viewbox) size. It
+    takes no room in napari's overlay tiling (size 0 at the top-left corner)."""
+
+    def __init__(self, *, viewer, overlay, parent=None, font_info=None, **kwargs):
+        super().__init__(node=Text(text=["", "", "", ""], pos=np.zeros((4, 2)),
+                                   anchor_x="center", anchor_y="center", font_info=font_info),
+                         viewer=viewer, overlay=overlay, parent=parent, font_info=font_info,
+                         **kwargs)
+        self.overlay.events.letters.connect(self._update)
+        self.overlay.events.color.connect(self._update)
+        self.overlay.events.font_size.connect(self._update)
+        self.overlay.events.bottom_margin.connect(self._update)
+        self.viewer.canvas.events.size.connect(self._update)
+        self.viewer.canvas.grid.events.connect(self._update)
+        self.viewer.layers.events.inserted.connect(self._update)
+        self.viewer.layers.events.removed.connect(self._update)
+        self.reset()
+
+    def _update(self, event=None):
+        if self.overlay.gridded and self.viewer.canvas.grid.enabled:
+            h, w = self.viewer.canvas.viewbox_size(self.viewer.layers)
+        else:
+            h, w = self.viewer.canvas.size
+        pad_x, pad_y = self.viewer.canvas.overlay_tiling.padding
+        m = 0.9 * self.overlay.font_size + 4  # from the edge to the letter's centre
+        # the node sits at (pad_x, pad_y) (top-left tile of napari's overlay layout)
+        bottom = h - m - self.overlay.bottom_margin
+        pos = np.array([(w / 2, m), (w / 2, bottom), (m, h / 2), (w - m, h / 2)], float)
+        self.node.pos = pos - (pad_x, pad_y)
+        self.node.text = list(self.overlay.letters)
+        self.node.color = self.overlay.color
+        self.node.font_size = self.overlay.font_size
+
+    def _on_position_change(self, event=None):
+        self.x_size = self.y_size = 0.0
+        super()._on_position_change()
+
+    def reset(self):
+        super().reset()
+        self._update()
+
+
+overlay_to_visual[OrientationOverlay] = VispyOrientationOverlay
+
+
+def add_orientation_labels(model, *, gridded: bool = False) -> OrientationOverlay:
     """Letters at the four edges of a 2D view, kept right when dims or camera change."""
-    overlays = {}
-    for edge, position in EDGE_POSITIONS.items():
-        overlay = TextOverlay(text="", position=position, visible=True, font_size=14,
-                              color=LABEL_COLOR, box=False, gridded=gridded)
-        model.canvas.overlays[f"nora_orient_{edge}"] = overlay
-        overlays[edge] = overlay
+    overlay = OrientationOverlay(visible=True, gridded=gridded, position="top_left",
+                                 bottom_margin=0.0 if gridded else 28.0)  # tiles: no bar
+    model.canvas.overlays["nora_orientation"] = overlay
 
     def update(event=None):
         flat = model.dims.ndisplay == 2
         letters = edge_labels(model.dims.displayed, model.scene.camera.orientation2d,
                               ndim=model.dims.ndim) if flat and model.dims.ndim >= 3 else {}
-        for edge, overlay in overlays.items():
-            overlay.text = letters.get(edge, "")
-            overlay.visible = bool(overlay.text)
+        overlay.letters = tuple(letters.get(edge, "") for edge in EDGES)
+        overlay.visible = any(overlay.letters)
 
     model.dims.events.order.connect(update)
     model.dims.events.ndisplay.connect(update)
     model.dims.events.ndim.connect(update)
     model.scene.camera.events.orientation.connect(update)
     update()
+    return overlay
 
 
 def show_scale_bar(model) -> None:

@@ -3,8 +3,9 @@
 Each layer of the main viewer gets a *mirror* in the view: a napari layer built from the same
 data object (``Layer.create(*layer.as_layer_data_tuple())``, no copy of the array), so the view
 can slice it along its own axis and keep its own zoom and pan. Appearance changes on the main
-layer are copied to its mirrors unless Shift is held (NORA's per-view appearance); geometry is
-always copied. The mosaic view holds one mirror per tile, each shifted along the slice axis.
+layer are copied to its mirrors when ``accepts(view, prop)`` says so (Shift makes a change per
+view, see :mod:`napari_nora.widgets.ortho_appearance`); geometry is always copied. The mosaic
+view holds one mirror per tile, each shifted along the slice axis.
 """
 
 from __future__ import annotations
@@ -16,17 +17,9 @@ from napari.components import ViewerModel
 from napari.layers import Labels, Layer
 from napari.qt import QtViewer
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QApplication
 
-from napari_nora.workspace.appearance import GEOMETRY_PROPERTIES, SHARED_PROPERTIES, propagate
+from napari_nora.workspace.appearance import GEOMETRY_PROPERTIES, SHARED_PROPERTIES
 from napari_nora.workspace.layouts import dims_order, mosaic_grid, mosaic_positions, slice_axis
-
-
-def shift_held() -> bool:
-    from qtpy.QtCore import Qt
-
-    return bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
-
 
 def mirror_layer(layer: Layer) -> Layer:
     """A layer on the same data object as ``layer`` (no array copy)."""
@@ -62,9 +55,12 @@ def stabilize_gl(qt_viewer) -> None:
 class OrthoView:
     """One extra view of ``kind`` ('coronal', 'sagittal', 'axial', '3d' or 'mosaic')."""
 
-    def __init__(self, main_viewer, kind: str, *, n_tiles: int = 6):
+    def __init__(self, main_viewer, kind: str, *, n_tiles: int = 6, accepts=None,
+                 on_mirror=None):
         self.main = main_viewer
         self.kind = kind
+        self._accepts = accepts  # (view, prop) -> bool: copy this change to my mirrors?
+        self._on_mirror = on_mirror  # called with each new mirror (key bindings)
         self.model = ViewerModel(title=kind)
         self.qt_viewer = QtViewer(self.model)
         self._mirrors: dict[int, tuple[Layer, list[Layer]]] = {}
@@ -75,6 +71,7 @@ class OrthoView:
             self.model.dims.ndisplay = 3
         if kind == "mosaic":  # its tiles are fixed slices: no slider
             self.qt_viewer.dims.hide()
+            self.model.canvas.events.size.connect(lambda e=None: self._setup_grid())
         self.model.dims.events.ndim.connect(self._apply_order)
         events = self.main.layers.events
         for name in ("inserted", "removed", "moved", "reordered"):
@@ -110,6 +107,8 @@ class OrthoView:
             if np.any(off):
                 mirror.translate = np.asarray(layer.translate) + off
             mirror._nora_offset = off
+            if self._on_mirror is not None:
+                self._on_mirror(mirror)
             mirrors.append(mirror)
         self._mirrors[id(layer)] = (layer, mirrors)
         conns = []
@@ -161,10 +160,18 @@ class OrthoView:
             self._setup_grid(len(main_layers))
         self._apply_order()
 
-    def _setup_grid(self, n_sources: int) -> None:
+    def _setup_grid(self, n_sources: int | None = None) -> None:
+        """Tiles as large as the canvas allows (one row under the ortho views, a block beside
+        the axial view in the lightbox); called again when the canvas is resized."""
+        if n_sources is None:
+            n_sources = len(self.main.layers)
         grid = self.model.canvas.grid
         grid.stride = max(1, n_sources)
-        grid.shape = mosaic_grid(self.n_tiles)
+        extent = np.asarray(self.main.layers.extent.world, float)
+        tile = (1.0, 1.0)
+        if extent.shape[1] >= 3:  # axial tiles show A (height) by R (width)
+            tile = tuple(max(extent[1][a] - extent[0][a], 1e-6) for a in (-2, -1))
+        grid.shape = mosaic_grid(self.n_tiles, canvas=self.model.canvas.size, tile=tile)
         grid.enabled = n_sources > 0
 
     def _apply_order(self, event=None) -> None:
@@ -180,7 +187,7 @@ class OrthoView:
 
     # --- property sync ------------------------------------------------------------------
     def _copy_property(self, layer: Layer, prop: str) -> None:
-        if prop in SHARED_PROPERTIES and not propagate(shift=shift_held()):
+        if self._accepts is not None and not self._accepts(self, prop):
             return
         value = getattr(layer, prop)
         for mirror in self.mirrors_of(layer):

@@ -19,6 +19,7 @@ from napari_nora.widgets.roi_drawing import PENS, THRESHOLD_SOURCES, PenSettings
 from napari_nora.widgets.roi_layers import (adopt_roi, centre_of_gravity, describe, image_layers,
                                             index_to_world, is_roi, mask_of, new_roi, roi_layers,
                                             save_roi)
+from napari_nora.widgets.workspace_links import roi_tool_opened, unwrap
 
 if TYPE_CHECKING:
     import napari
@@ -32,6 +33,9 @@ class RoiTool(QWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer, parent=None):
         super().__init__(parent)
+        # the plugin menu hands a PublicOnlyProxy, which wraps every layer in a new proxy on
+        # each access: pens keyed by layer identity would attach again and again
+        viewer = unwrap(viewer)
         self._viewer = viewer
         self.settings = PenSettings()
         self.drawing = RoiDrawing(viewer, self.settings)
@@ -54,6 +58,7 @@ class RoiTool(QWidget):
         self.settings.events.drawing.connect(self._on_drawing_changed)
         self.settings.events.connect(self._on_settings_changed)
         self._on_layers_changed()
+        roi_tool_opened(viewer, self)  # the workspace's space and Ctrl-Z reach this tool
 
     # -- building ------------------------------------------------------------------------------
     def _build_create(self):

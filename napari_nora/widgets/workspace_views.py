@@ -10,14 +10,17 @@ replaces the canvas in napari's central widget. Each view syncs only the axes it
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QGridLayout, QWidget
 
-from napari_nora import display, settings
+from napari_nora import display
 from napari_nora.viewer_hook import _target_image
-from napari_nora.widgets import ortho_mouse, ortho_overlays, workspace_keys
+from napari_nora.widgets import ortho_mouse, ortho_overlays, workspace_keys, workspace_links
+from napari_nora.widgets.ortho_appearance import AppearanceSync
 from napari_nora.widgets.ortho_view import OrthoView, stabilize_gl
+from napari_nora.widgets.roi_layers import is_roi
 from napari_nora.workspace.layouts import LAYOUTS, dims_order
+from napari_nora.workspace.orientation import view_orientation2d
 from napari_nora.workspace.readout import format_readout, readout
 from napari_nora.workspace.state import Workspace
 
@@ -41,9 +44,23 @@ class MainView:
         return self.model.window._qt_viewer
 
 
+class _CloseWatcher(QObject):
+    """Calls back when napari closes its canvas (``viewer.close()``, window closed)."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self._callback = callback
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Close:
+            self._callback()
+        return False
+
+
 def workspace_for(viewer, *, create: bool = True):
     """The workspace controller of ``viewer`` (made on first use); other tools connect to its
     ``hooks`` (ROI drawing, subject stepping, undo/redo) and ``state``."""
+    viewer = workspace_links.unwrap(viewer)
     ctl = getattr(viewer, "_nora_workspace", None)
     if ctl is None and create:
         ctl = WorkspaceController(viewer)
@@ -59,8 +76,12 @@ class WorkspaceController:
         self.views: list = [self.main]
         self._container: QWidget | None = None
         self._grid: QGridLayout | None = None
+        self._roi_tools: list = []
+        self.appearance = AppearanceSync(self)
         viewer._nora_workspace = self
         self._help = ortho_overlays.add_help_overlay(viewer)
+        self._close_watcher = _CloseWatcher(self.close_views)
+        self.main.qt_viewer.installEventFilter(self._close_watcher)
         self._decorate(self.main)
         self.state.position = tuple(float(p) for p in viewer.dims.point)
         self.state.events.position.connect(self._on_position_changed)
@@ -68,17 +89,20 @@ class WorkspaceController:
         self.state.events.crosshair.connect(self._on_crosshair_toggled)
         viewer.dims.events.ndim.connect(self._on_main_ndim)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        viewer.layers.events.removed.connect(lambda e: self.appearance.untrack(e.value))
         viewer.scene.camera.events.orientation.connect(self._copy_orientation)
         self.hooks.settings_requested.connect(self._show_settings)
         for layer in viewer.layers:
-            self._on_layer_inserted(type("E", (), {"value": layer})())
+            self._adopt_layer(layer)
         self._on_layout_changed()
+        for tool in workspace_links.roi_tools(viewer):
+            self.link_roi_tool(tool)
 
     # --- views ------------------------------------------------------------------------
     def _decorate(self, view) -> None:
         model = view.model
         flat = view.kind != "3d"
-        if flat and view.kind != "mosaic":
+        if flat:  # in a mosaic the crosshair shows the in-plane position in every tile
             view.crosshair = ortho_overlays.add_crosshair(model)
             view.crosshair.visible = self.state.crosshair
             ortho_overlays.show_scale_bar(model)
@@ -122,8 +146,10 @@ class WorkspaceController:
         for spec in layout.views[1:]:
             view = kept.get(spec.kind)
             if view is None:
-                view = OrthoView(self.viewer, spec.kind)
-                view.model.scene.camera.orientation2d = self.viewer.scene.camera.orientation2d
+                view = OrthoView(self.viewer, spec.kind, accepts=self.appearance.accepts,
+                                 on_mirror=lambda m: workspace_keys.bind_layer(m, self))
+                view.model.scene.camera.orientation2d = view_orientation2d(
+                    spec.kind, self.viewer.scene.camera.orientation2d)
                 self._decorate(view)
                 stabilize_gl(view.qt_viewer)
             self.views.append(view)
@@ -136,6 +162,8 @@ class WorkspaceController:
                 grid.setRowStretch(r, 1)
             for c in range(cols):
                 grid.setColumnStretch(c, 1)
+        if self.state.active_view >= len(self.views):
+            self.state.active_view = 0
         self._on_position_changed()
         self.reset_views()
         QTimer.singleShot(0, self.reset_views)  # again once Qt has sized the new canvases
@@ -155,6 +183,12 @@ class WorkspaceController:
         grid.addWidget(main_qtv, 0, 0)
         stabilize_gl(main_qtv)
         self._container, self._grid = container, grid
+
+    def close_views(self) -> None:
+        """Close the extra views (the viewer is closing): their canvases and mirrors go."""
+        for view in self.views[1:]:
+            view.close()
+        self.views = [self.main]
 
     def reset_views(self) -> None:
         for view in self.views:
@@ -198,15 +232,19 @@ class WorkspaceController:
             self.viewer.dims.order = order
 
     def _on_layer_inserted(self, event) -> None:
-        layer = event.value
-        if "affine_vox2ras" in (layer.metadata or {}) and layer.ndim >= 3:
-            try:  # our readers work in mm: the scale bar then reads mm
-                units = list(layer.units)
-                units[-3:] = ["mm"] * 3
-                layer.units = units
-            except Exception:  # noqa: BLE001 - units are cosmetic
-                pass
+        self._adopt_layer(event.value)
         self.state.position = tuple(float(p) for p in self.viewer.dims.point)
+
+    def _adopt_layer(self, layer) -> None:
+        """World space is RAS mm (the geometry contract): every layer's spatial axes are in mm,
+        so the scale bars read mm (napari drops units when layers disagree). NORA's keys are
+        bound on the layer, and its appearance is shared by the views."""
+        n = min(layer.ndim, 3)
+        units = [str(u) for u in layer.units]
+        if units[-n:] != ["millimeter"] * n:
+            layer.units = [*layer.units[:-n], *(["mm"] * n)]
+        workspace_keys.bind_layer(layer, self)
+        self.appearance.track(layer)
 
     def move_crosshair(self, view, event) -> None:
         point = np.asarray(event.position, float)
@@ -240,6 +278,38 @@ class WorkspaceController:
         if view in self.views:
             self.state.active_view = self.views.index(view)
 
+    # --- the ROI tool: space, undo/redo, pens ------------------------------------------
+    def link_roi_tool(self, tool) -> None:
+        """Space toggles ``tool``'s drawing (both ways: the tool's checkbox shows here too),
+        Ctrl-Z / Shift-Ctrl-Z undo and redo on its current ROI, and its edits redraw the ROI
+        in every view."""
+        if any(t is tool for t in self._roi_tools):
+            return
+        self._roi_tools.append(tool)
+        self.hooks.roi_toggled.connect_setattr(tool.settings, "drawing", maxargs=1)
+        tool.settings.events.drawing.connect_setattr(self.state, "roi_drawing", maxargs=1)
+        self.hooks.undo.connect(tool.undo)
+        self.hooks.redo.connect(tool.redo)
+        tool.drawing.changed.connect(self.refresh_mirrors)
+        self.state.roi_drawing = tool.settings.drawing
+
+    def pen_owns(self, view, event) -> bool:
+        """True when a left/right press in ``view`` is the ROI pen's, not navigation's: drawing
+        is on, an ROI is the active layer of the main view (where the pens draw), no Shift
+        (NORA: Shift suspends drawing) and no Ctrl."""
+        if view is not self.main or not self._roi_tools or not self.state.roi_drawing:
+            return False
+        if event.button not in (1, 2) or {"Shift", "Control"} & set(event.modifiers):
+            return False
+        pens = {getattr(t.settings, "pen", "") for t in self._roi_tools}
+        return is_roi(self.viewer.layers.selection.active) and pens != {"polygon"}
+
+    def refresh_mirrors(self, layer) -> None:
+        """Redraw ``layer`` in the extra views (after an ROI edit in place)."""
+        for view in self.views[1:]:
+            for mirror in view.mirrors_of(layer):
+                mirror.refresh()
+
     # --- appearance -------------------------------------------------------------------
     def window_level_target(self, view, *, shift: bool):
         layer = _target_image(self.viewer)
@@ -253,7 +323,7 @@ class WorkspaceController:
     def _copy_orientation(self, event=None) -> None:
         o2d = self.viewer.scene.camera.orientation2d
         for view in self.views[1:]:
-            view.model.scene.camera.orientation2d = o2d
+            view.model.scene.camera.orientation2d = view_orientation2d(view.kind, o2d)
 
     def set_convention(self, convention: str) -> None:
         self.viewer.scene.camera.orientation2d = display.ORIENTATION_2D[convention]
@@ -277,17 +347,17 @@ class WorkspaceController:
         self._help.visible = not self._help.visible
 
     def _show_settings(self) -> None:
+        """Key ``s``: show the display settings dock (made on first use)."""
         window = getattr(self.viewer, "window", None)
         if window is None:
             return
-        docks = window.dock_widgets
-        if "Display settings" in docks:
-            docks["Display settings"].parent().show() if docks["Display settings"].parent() else None
-            return
-        from napari_nora.widgets.display_settings import DisplaySettings
+        widget = window.dock_widgets.get("Display settings")
+        if widget is None:
+            from napari_nora.widgets.display_settings import DisplaySettings
 
-        window.add_dock_widget(DisplaySettings(self.viewer), name="Display settings", area="right")
-
-
-def default_convention() -> str:
-    return settings.load()["convention"]
+            widget = DisplaySettings(self.viewer)
+            window.add_dock_widget(widget, name="Display settings", area="right")
+        dock = widget.native.parent() if hasattr(widget, "native") else widget.parent()
+        if dock is not None:
+            dock.show()
+            dock.raise_()

@@ -93,12 +93,23 @@ def slice_axis(kind: str, ndim: int) -> int:
     return dims_order(kind, ndim)[-3] if ndim >= 3 else 0
 
 
-def mosaic_grid(n_tiles: int, *, max_cols: int = 6) -> tuple[int, int]:
-    """(rows, cols) of a mosaic of ``n_tiles``: one row up to ``max_cols``, then a square-ish grid."""
-    if n_tiles <= max_cols:
-        return 1, max(1, n_tiles)
-    cols = max_cols
-    return -(-n_tiles // cols), cols
+def mosaic_grid(n_tiles: int, *, canvas=(1.0, 6.0), tile=(1.0, 1.0)) -> tuple[int, int]:
+    """(rows, cols) of a mosaic that shows ``n_tiles`` tiles of shape ``tile`` (height, width)
+    as large as possible in a canvas of shape ``canvas`` (height, width); ties go to fewer rows.
+
+    >>> mosaic_grid(6, canvas=(200, 1200)), mosaic_grid(6, canvas=(800, 400))
+    ((1, 6), (3, 2))
+    """
+    n_tiles = max(1, int(n_tiles))
+    best = None
+    for rows in range(1, n_tiles + 1):
+        cols = -(-n_tiles // rows)
+        if (rows - 1) * cols >= n_tiles:
+            continue  # a row would stay empty
+        scale = min(canvas[0] / (rows * tile[0]), canvas[1] / (cols * tile[1]))
+        if best is None or scale > best[0] * (1 + 1e-9):
+            best = (scale, rows, cols)
+    return best[1], best[2]
 
 
 def mosaic_positions(lo: float, hi: float, n_tiles: int, *, margin: float = 0.1) -> list[float]:
@@ -113,12 +124,3 @@ def mosaic_positions(lo: float, hi: float, n_tiles: int, *, margin: float = 0.1)
     step = (b - a) / (n_tiles - 1)
     return [a + k * step for k in range(n_tiles)]
 
-
-def mosaic_tile_at(pos_px, canvas_size_px, grid_shape) -> int:
-    """Index (row-major) of the mosaic tile under canvas pixel ``pos_px = (x, y)``."""
-    x, y = pos_px
-    w, h = canvas_size_px
-    rows, cols = grid_shape
-    col = min(cols - 1, max(0, int(x * cols / max(w, 1))))
-    row = min(rows - 1, max(0, int(y * rows / max(h, 1))))
-    return row * cols + col

@@ -33,3 +33,18 @@ def edge_labels(displayed, orientation2d, *, ndim: int = 3) -> dict[str, str]:
     top, bottom = (v_pos, v_neg) if vertical == "up" else (v_neg, v_pos)
     right, left = (h_pos, h_neg) if horizontal == "right" else (h_neg, h_pos)
     return {"top": top, "bottom": bottom, "left": left, "right": right}
+
+
+def view_orientation2d(kind: str, main_orientation2d) -> tuple[str, str]:
+    """Camera ``orientation2d`` of a view of ``kind``, given the main (axial) view's.
+
+    The display convention (radiological or neurological) is about the patient's left and
+    right, which axial and coronal views show horizontally: they copy the main view. A sagittal
+    view shows anterior-posterior horizontally and keeps anterior on the left in both
+    conventions, as radiology workstations, FSLeyes and ITK-SNAP do.
+
+    >>> view_orientation2d("sagittal", ("up", "right"))
+    ('up', 'left')
+    """
+    vertical, horizontal = (str(getattr(o, "value", o)) for o in main_orientation2d)
+    return (vertical, "left") if kind == "sagittal" else (vertical, horizontal)

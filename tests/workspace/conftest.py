@@ -1,39 +1,73 @@
-"""Fixtures for the workspace tests: a RAS phantom and a viewer with the workspace dock."""
+"""Fixtures for the workspace tests: a RAS phantom, and one napari window per test module with
+the workspace and the ROI tool opened from the Plugins menu (as a user opens them), reset
+before each test. Sharing the window keeps the GUI tests fast; each test still starts from the
+same state (ortho layout, crosshair at the origin, radiological, phantom active, no ROI)."""
+
+import gc
+from types import SimpleNamespace
 
 import nibabel as nib
 import numpy as np
 import pytest
+from napari.layers import Labels
+
+from tests.workspace.helpers import settle
+
+#: the bright block spans +8..+15 mm on S, A and R (voxels 28..35 of a 40^3 grid at -20 mm)
+MARKER_MM = (8.0, 15.0)
 
 
-@pytest.fixture
-def ras_phantom(tmp_path):
-    """40 mm cube, 1 mm voxels, RAS affine, origin -20 mm: a bright 8 mm block in the
-    right-anterior-superior octant (voxels 28..35 = +8..+15 mm on every axis)."""
+def write_phantom(path):
+    """40 mm cube, 1 mm voxels, RAS affine, origin -20 mm: background 100, a bright (1000)
+    8 mm block in the right-anterior-superior octant."""
     vol = np.full((40, 40, 40), 100, np.int16)
     vol[28:36, 28:36, 28:36] = 1000
     aff = np.eye(4)
     aff[:3, 3] = -20
-    p = tmp_path / "phantom.nii.gz"
-    nib.save(nib.Nifti1Image(vol, aff), p)
-    return p
+    nib.save(nib.Nifti1Image(vol, aff), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ras_phantom(tmp_path_factory):
+    return write_phantom(tmp_path_factory.mktemp("phantom") / "phantom.nii.gz")
+
+
+@pytest.fixture(scope="module")
+def _window(qapp, ras_phantom):
+    import napari
+
+    viewer = napari.Viewer(show=True)
+    (image,) = viewer.open(str(ras_phantom), plugin="napari-nora")
+    _, workspace = viewer.window.add_plugin_dock_widget("napari-nora", "Workspace")
+    roi_dock, roi_tool = viewer.window.add_plugin_dock_widget("napari-nora", "ROI tool")
+    roi_dock.setFloating(True)  # open, beside the window: the views keep their width
+    viewer.window._qt_window.resize(1250, 800)
+    yield SimpleNamespace(viewer=viewer, widget=workspace, ctl=workspace.controller,
+                          image=image, roi_tool=roi_tool)
+    viewer.close()
+    gc.collect()
 
 
 @pytest.fixture
-def workspace(make_napari_viewer, ras_phantom, qtbot):
-    """(viewer, WorkspaceWidget, phantom layer), window 1200x700, shown."""
-    from napari_nora.widgets.workspace import WorkspaceWidget
-
-    viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1200, 700)
-    (layer,) = viewer.open(str(ras_phantom), plugin="napari-nora")
-    layer.contrast_limits = (0, 1000)
-    widget = WorkspaceWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Workspace")
-    yield viewer, widget, layer
-    widget.controller.state.layout = "single"  # close the extra canvases before the viewer
-    from qtpy.QtCore import QCoreApplication, QEvent
-
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    import gc
-
-    gc.collect()
+def ws(_window, qtbot):
+    """The shared window, reset: ortho layout through the origin, radiological, phantom active
+    with limits (0, 1000), drawing off, speed 1, no ROI layers."""
+    w = _window
+    viewer, ctl = w.viewer, w.ctl
+    for layer in [ly for ly in viewer.layers if isinstance(ly, Labels)]:
+        viewer.layers.remove(layer)
+    viewer.layers.selection.active = w.image
+    w.image.colormap = "gray"
+    w.image.contrast_limits = (0, 1000)
+    w.image.opacity, w.image.gamma, w.image.visible = 1.0, 1.0, True
+    ctl.state.layout = "ortho"
+    ctl.set_convention("radiological")
+    ctl.state.scroll_speed = 1.0
+    w.roi_tool.settings.drawing = False
+    ctl.state.active_view = 0
+    ctl.state.set_axes([0, 1, 2], [0.0, 0.0, 0.0])
+    settle(qtbot)
+    ctl.reset_views()
+    settle(qtbot)
+    return w

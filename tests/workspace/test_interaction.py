@@ -1,168 +1,168 @@
-"""NORA's mouse and keys on the workspace views (callbacks driven with synthetic events),
-and the memory the extra views cost."""
-
-import contextlib
-import gc
-import tracemalloc
+"""NORA's mouse and keys on the workspace views, driven by real Qt input events, and their
+wiring to the ROI tool (both docks opened from the Plugins menu)."""
 
 import numpy as np
 import pytest
-from app_model.types import KeyBinding
 
-from tests.workspace.helpers import settle
-
-
-class FakeMouse:
-    def __init__(self, position, pos=(100.0, 100.0), button=1, modifiers=(), delta=(0.0, 0.0)):
-        self.position, self.pos, self.button = tuple(position), np.asarray(pos, float), button
-        self.modifiers, self.delta, self.type = modifiers, np.asarray(delta, float), "mouse_press"
-        self.native, self.handled, self.viewbox = None, False, (0, 0)
+from napari_nora.widgets.roi_layers import mask_of
+from tests.workspace.helpers import click, drag, grab, key, settle, wheel, world_to_px
 
 
-def drag(view, start, moves, **kw):
-    """Press at ``start`` (position, pos), move through ``moves``, release."""
-    _, on_drag = view._nora_mouse
-    ev = FakeMouse(*start, **kw)
-    gen = on_drag(view.model, ev)
-    if gen is None:
-        return
-    try:
-        next(gen)
-    except StopIteration:  # the callback declined the press
-        return
-    for position, pos in moves:
-        ev.type, ev.position, ev.pos = "mouse_move", tuple(position), np.asarray(pos, float)
-        next(gen)
-    ev.type = "mouse_release"
-    with contextlib.suppress(StopIteration):
-        next(gen)
+def _centre(view):
+    size = view.qt_viewer.canvas.native.size()
+    return size.width() / 2, size.height() / 2
 
 
-def press_key(model, key):
-    model.keymap[KeyBinding.from_str(key)](model)
-
-
-@pytest.fixture
-def ortho(workspace, qtbot):
-    viewer, widget, layer = workspace
-    widget.controller.state.layout = "ortho"
-    widget.controller.state.set_axes([0, 1, 2], [0.0, 0.0, 0.0])
-    settle(qtbot)
-    return viewer, widget.controller, layer
-
-
-def test_wheel_steps_the_slice_of_its_own_view_at_the_scroll_speed(ortho):
-    viewer, ctl, _ = ortho
+def test_wheel_steps_the_slice_of_its_own_view_at_the_scroll_speed(ws, qtbot):
+    ctl = ws.ctl
     coronal = ctl.view_of_kind("coronal")
-    on_wheel, _ = coronal._nora_mouse
-    on_wheel(coronal.model, FakeMouse((0, 0, 0), delta=(0, 1)))
+    wheel(coronal, _centre(coronal), +1)
     assert ctl.state.position == (0.0, 1.0, 0.0)  # coronal slices along A: one 1 mm slice
-    press_key(coronal.model, "y")  # faster: 2 slices per notch
-    on_wheel(coronal.model, FakeMouse((0, 0, 0), delta=(0, -1)))
+    key(qtbot, coronal, "Y")  # faster: 2 slices per notch
+    wheel(coronal, _centre(coronal), -1)
     assert ctl.state.position[1] == -1.0
-    on_wheel_axial, _ = ctl.main._nora_mouse
-    on_wheel_axial(viewer, FakeMouse((0, 0, 0), delta=(0, 1)))  # axial slices along S
-    assert ctl.state.position == (2.0, -1.0, 0.0) and viewer.dims.point[0] == 2.0
-    assert coronal.model.dims.point[1] == -1.0
+    wheel(ctl.main, _centre(ctl.main), +1)  # the axial view slices along S
+    assert ctl.state.position == (2.0, -1.0, 0.0)
+    assert ctl.main.model.dims.point[0] == 2.0 and coronal.model.dims.point[1] == -1.0
+    key(qtbot, ctl.main, "X")
+    key(qtbot, ctl.main, "X")  # slower: half a slice per notch
+    wheel(ctl.main, _centre(ctl.main), +1)
+    assert ctl.state.position[0] == 2.0
+    wheel(ctl.main, _centre(ctl.main), +1)
+    assert ctl.state.position[0] == 3.0
+    assert "0.5 slice" in ws.widget._speed.text()
 
 
-def test_ctrl_wheel_zooms_about_the_cursor_and_keeps_the_slice(ortho):
-    viewer, ctl, _ = ortho
+def test_ctrl_wheel_zooms_that_view_about_the_cursor(ws, qtbot):
+    ctl = ws.ctl
     sag = ctl.view_of_kind("sagittal")
     cam = sag.model.scene.camera
-    zoom0, pos0 = cam.zoom, ctl.state.position
-    on_wheel, _ = sag._nora_mouse
-    on_wheel(sag.model, FakeMouse((0, 5.0, 5.0), delta=(0, 2), modifiers=("Control",)))
-    assert cam.zoom > zoom0 * 1.2 and ctl.state.position == pos0
-    assert viewer.scene.camera.zoom != cam.zoom  # each view its own zoom
+    zoom0, main_zoom0, pos0 = cam.zoom, ctl.main.model.scene.camera.zoom, ctl.state.position
+    w, h = _centre(sag)
+    at = (w * 0.6, h * 0.7)
+    wheel(sag, at, +2, modifiers=("Control",))
+    assert cam.zoom == pytest.approx(zoom0 * 1.15**2)
+    assert world_to_px(sag, sag.model.cursor.position) == pytest.approx(at, abs=1.0)
+    assert ctl.state.position == pos0  # no slice change
+    assert ctl.main.model.scene.camera.zoom == main_zoom0  # each view its own zoom
 
 
-def test_right_drag_pans_only_that_view(ortho):
-    viewer, ctl, _ = ortho
+def test_right_drag_pans_only_that_view(ws, qtbot):
+    ctl = ws.ctl
     cor = ctl.view_of_kind("coronal")
-    cam = cor.model.scene.camera
-    center0, main_center0 = np.array(cam.center), np.array(viewer.scene.camera.center)
-    drag(cor, ((0, 0, 0), (100, 100)), [((3.0, 0, -4.0), (120, 80))], button=2)
-    # the grabbed point follows the mouse: the centre moves the other way
-    assert np.array(cam.center)[-2:] == pytest.approx(center0[-2:] + [-3.0, 4.0])
-    assert np.array(viewer.scene.camera.center) == pytest.approx(main_center0)
-    assert ctl.state.position == (0.0, 0.0, 0.0)
+    w, h = _centre(cor)
+    grabbed = (0.0, 5.0, -6.0)  # (S, A, R); A is the coronal's slice axis
+    start = world_to_px(cor, grabbed)
+    main_center0 = tuple(ctl.main.model.scene.camera.center)
+    drag(cor, start, (start[0] + 30, start[1] + 20), button="right")
+    assert world_to_px(cor, grabbed) == pytest.approx((start[0] + 30, start[1] + 20), abs=1.0)
+    assert tuple(ctl.main.model.scene.camera.center) == main_center0
+    assert ctl.state.position == (0.0, 0.0, 0.0)  # panning moves no crosshair
 
 
-def test_left_drag_moves_the_crosshair_and_ctrl_left_is_left_free(ortho):
-    viewer, ctl, _ = ortho
-    sag = ctl.view_of_kind("sagittal")
-    drag(sag, ((5.0, -6.0, 0.0), (0, 0)), [((7.0, -8.0, 0.0), (0, 0))], button=1)
-    assert ctl.state.position == (7.0, -8.0, 0.0)
-    assert viewer.dims.point[0] == 7.0 and ctl.view_of_kind("coronal").model.dims.point[1] == -8.0
-    assert sag.crosshair.point == (7.0, -8.0, 0.0)
-    drag(sag, ((1.0, 1.0, 0.0), (0, 0)), [], button=1, modifiers=("Control",))
-    assert ctl.state.position == (7.0, -8.0, 0.0)
+def test_left_click_and_drag_move_the_crosshair_ctrl_left_is_free(ws, qtbot):
+    ctl = ws.ctl
+    sag = ctl.view_of_kind("sagittal")  # shows S (vertical) and A (horizontal)
+    click(sag, world_to_px(sag, (5.0, -6.0, 0.0)))
+    assert ctl.state.position == pytest.approx((5.0, -6.0, 0.0), abs=0.3)
+    drag(sag, world_to_px(sag, (5.0, -6.0, 0.0)), world_to_px(sag, (7.0, -8.0, 0.0)))
+    assert ctl.state.position == pytest.approx((7.0, -8.0, 0.0), abs=0.3)
+    s, a, _ = ctl.state.position
+    assert ctl.main.model.dims.point[0] == s and ctl.view_of_kind("coronal").model.dims.point[1] == a
+    assert sag.crosshair.point == ctl.state.position
+    before = ctl.state.position
+    drag(sag, world_to_px(sag, (1.0, 1.0, 0.0)), world_to_px(sag, (2.0, 2.0, 0.0)),
+         modifiers=("Control",))
+    assert ctl.state.position == before  # Ctrl+left is the navigation tool's
 
 
-def test_middle_drag_windows_the_active_image_in_all_views_shift_for_one(ortho):
-    viewer, ctl, layer = ortho
-    layer.contrast_limits = (0, 1000)
-    cor = ctl.view_of_kind("coronal")
-    drag(cor, ((0, 0, 0), (100, 100)), [((0, 0, 0), (140, 100))], button=3)
+def test_middle_drag_windows_the_image_in_all_views_shift_for_one(ws, qtbot):
+    ctl, layer = ws.ctl, ws.image
+    cor, sag = ctl.view_of_kind("coronal"), ctl.view_of_kind("sagittal")
+    c = _centre(cor)
+    drag(cor, c, (c[0] + 40, c[1]), button="middle")  # right: wider window, same level
     lo, hi = layer.contrast_limits
     assert hi - lo > 1000 and (lo + hi) / 2 == pytest.approx(500)
     for view in ctl.views[1:]:
         assert view.mirrors_of(layer)[0].contrast_limits == pytest.approx([lo, hi])
-    drag(cor, ((0, 0, 0), (100, 100)), [((0, 0, 0), (100, 60))], button=3, modifiers=("Shift",))
+    drag(cor, c, (c[0], c[1] - 40), button="middle", modifiers=("Shift",))  # up: level up
     own = cor.mirrors_of(layer)[0].contrast_limits
-    assert (own[0] + own[1]) / 2 > 500 and layer.contrast_limits == pytest.approx([lo, hi])
-    assert ctl.view_of_kind("sagittal").mirrors_of(layer)[0].contrast_limits == pytest.approx([lo, hi])
+    assert (own[0] + own[1]) / 2 > 500
+    assert layer.contrast_limits == pytest.approx([lo, hi])
+    assert sag.mirrors_of(layer)[0].contrast_limits == pytest.approx([lo, hi])
 
 
-def test_keys_reach_their_hooks_from_every_view(ortho):
-    viewer, ctl, layer = ortho
+def test_nora_keys_win_over_napari_layer_keys_in_every_view(ws, qtbot):
+    ctl, layer = ws.ctl, ws.image
     got = []
-    ctl.hooks.roi_toggled.connect(lambda on: got.append(("roi", on)))
-    ctl.hooks.subject_step.connect(lambda n: got.append(("subject", n)))
-    ctl.hooks.undo.connect(lambda: got.append("undo"))
-    ctl.hooks.redo.connect(lambda: got.append("redo"))
-    ctl.hooks.settings_requested.disconnect()
-    ctl.hooks.settings_requested.connect(lambda: got.append("settings"))
-    cor = ctl.view_of_kind("coronal").model
-    for model, key in [(viewer, "Space"), (cor, "Space"), (cor, "Up"), (viewer, "Down"),
-                       (cor, "Control-Z"), (viewer, "Control-Shift-Z"), (cor, "s")]:
-        press_key(model, key)
-    assert got == [("roi", True), ("roi", False), ("subject", -1), ("subject", 1), "undo", "redo",
-                   "settings"]
-    press_key(cor, "4")  # CT bone window from an extra view, on the shared image
-    assert layer.contrast_limits == pytest.approx([-800, 2000])
-    press_key(viewer, "x")
-    assert ctl.state.scroll_speed == 0.5
-    help_overlay = viewer.canvas.overlays["nora_help"]
-    press_key(cor, "F1")
+    ctl.hooks.subject_step.connect(got.append)
+    main, cor = ctl.main, ctl.view_of_kind("coronal")
+    key(qtbot, main, "4")  # an Image is active: napari's own "1"/"2" are its layer modes
+    assert layer.contrast_limits == pytest.approx([-800, 2000])  # CT bone window
+    key(qtbot, main, "2")
+    assert layer.contrast_limits == pytest.approx([-32.5, 182.5]) and layer.mode == "pan_zoom"
+    key(qtbot, cor, "1")  # from an extra view too
+    assert layer.contrast_limits == pytest.approx([0, 80])
+    key(qtbot, main, "0")  # automatic: robust percentiles
+    assert layer.contrast_limits[1] == pytest.approx(1000)
+    key(qtbot, main, "Up")
+    key(qtbot, cor, "Down")
+    assert got == [-1, +1]  # previous, next subject (the autoloader listens)
+    key(qtbot, cor, "F1")
+    help_overlay = ws.viewer.canvas.overlays["nora_help"]
     assert help_overlay.visible and "Control-Shift-Z" in help_overlay.text
+    key(qtbot, main, "F1")
+    assert not help_overlay.visible
+    key(qtbot, cor, "S")  # the settings window
+    widget = ws.viewer.window.dock_widgets["Display settings"]
+    assert getattr(widget, "native", widget).isVisible()
+    ctl.hooks.subject_step.disconnect(got.append)
 
 
-def test_extra_views_copy_no_image_data(make_napari_viewer, qtbot):
-    """Opening the ortho layout allocates nothing near the volume's size: each canvas costs a
-    fixed amount (fonts, shaders, slices), the volume is shared."""
-    from napari_nora.readers.layers import volume_layer
-    from napari_nora.widgets.workspace_views import workspace_for
+def test_space_toggles_drawing_in_the_roi_tool_from_any_view(ws, qtbot):
+    ctl, tool = ws.ctl, ws.roi_tool
+    roi = tool.new_roi()
+    settle(qtbot)
+    assert ws.viewer.layers.selection.active is roi and not tool.settings.drawing
+    key(qtbot, ctl.main, "Space")  # ROI active: the ROI layer's own binding
+    assert tool.settings.drawing and tool.drawing_box.isChecked() and ctl.state.roi_drawing
+    key(qtbot, ctl.view_of_kind("sagittal"), "Space")  # a mirror is active there
+    assert not tool.settings.drawing and not ctl.state.roi_drawing
+    ws.viewer.layers.selection.active = ws.image
+    key(qtbot, ctl.main, "Space")  # an Image active: napari would hold-to-pan
+    assert tool.settings.drawing and tool.drawing_box.isChecked()
+    key(qtbot, ctl.main, "1")  # CT keys also on an ROI (napari: labels erase mode)
+    ws.viewer.layers.selection.active = roi
+    key(qtbot, ctl.main, "4")
+    assert ws.image.contrast_limits == pytest.approx([-800, 2000]) and roi.mode == "pan_zoom"
 
-    viewer = make_napari_viewer(show=True)
-    vol = np.random.default_rng(0).integers(0, 1000, (96, 256, 256)).astype(np.int16)  # 12.6 MB
-    data, kwargs, _ = volume_layer(vol, np.eye(4), name="big")
-    layer = viewer.add_image(data, **kwargs)
-    ctl = workspace_for(viewer)
+
+def test_drawing_undo_and_redo_reach_the_roi_from_every_view(ws, qtbot):
+    ctl, tool = ws.ctl, ws.roi_tool
+    roi = tool.new_roi()
+    tool.settings.radius_mm = 1.0
+    ctl.state.set_axes([0, 1, 2], [0.0, 4.0, 0.0])  # the coronal slices through the stroke
     settle(qtbot)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    ctl.state.layout = "ortho"
+    cor = ctl.view_of_kind("coronal")
+    before = grab(cor)
+    key(qtbot, ctl.main, "Space")  # drawing on
+    # the pen owns the left button in the main view: it draws, the crosshair stays
+    drag(ctl.main, world_to_px(ctl.main, (0.0, 4.0, -6.0)), world_to_px(ctl.main, (0.0, 4.0, 6.0)))
     settle(qtbot)
-    ctl.state.set_axes([0, 1, 2], [30.0, 70.0, 90.0])
-    settle(qtbot)
-    gc.collect()
-    after = tracemalloc.take_snapshot()
-    tracemalloc.stop()
-    assert all(m.data is layer.data for v in ctl.views[1:] for m in v.mirrors_of(layer))
-    biggest = max(st.size_diff for st in after.compare_to(before, "lineno"))
-    assert biggest < 0.25 * vol.nbytes, (biggest, vol.nbytes)
-    ctl.state.layout = "single"
-    settle(qtbot)
+    mask = mask_of(roi)
+    assert ctl.state.position == (0.0, 4.0, 0.0)
+    assert mask[20, 24, 15:26].all() and mask.sum() == mask[20].sum()  # the stroke, in S = 0
+    changed = np.abs(grab(cor).astype(int) - before.astype(int)).sum(axis=-1) > 30
+    assert changed.sum() > 20  # the coronal view shows the stroke too
+    drawn = mask.copy()
+    key(qtbot, cor, "Z", ("Control",))  # undo from the coronal view
+    assert not mask.any()
+    key(qtbot, ctl.view_of_kind("sagittal"), "Z", ("Control", "Shift"))  # redo
+    np.testing.assert_array_equal(mask, drawn)
+    ws.viewer.layers.selection.active = ws.image
+    key(qtbot, ctl.main, "Z", ("Control",))  # with the image active too
+    assert not mask.any()
+    # Shift suspends drawing (NORA): the left click navigates again
+    ws.viewer.layers.selection.active = roi
+    click(ctl.main, world_to_px(ctl.main, (0.0, -5.0, 5.0)), modifiers=("Shift",))
+    assert ctl.state.position == pytest.approx((0.0, -5.0, 5.0), abs=0.3) and not mask.any()

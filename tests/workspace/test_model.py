@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_nora.workspace import keys, layouts, navigation, orientation, readout
+from napari_nora.workspace import appearance, keys, layouts, navigation, orientation, readout
 from napari_nora.workspace.state import SCROLL_SPEEDS, Workspace, WorkspaceState
 
 
@@ -29,9 +29,10 @@ def test_dims_order_and_slice_axis():
 def test_mosaic_positions_and_tiles():
     pos = layouts.mosaic_positions(0.0, 100.0, 5, margin=0.1)
     assert pos == pytest.approx([10, 30, 50, 70, 90])
-    assert layouts.mosaic_grid(6) == (1, 6) and layouts.mosaic_grid(12) == (2, 6)
-    assert layouts.mosaic_tile_at((10, 10), (600, 200), (2, 6)) == 0
-    assert layouts.mosaic_tile_at((590, 190), (600, 200), (2, 6)) == 11
+    assert layouts.mosaic_grid(6, canvas=(200, 1200)) == (1, 6)  # NORA's bottom row
+    assert layouts.mosaic_grid(6, canvas=(900, 500)) == (3, 2)  # lightbox beside the axial
+    assert layouts.mosaic_grid(12, canvas=(400, 1200)) == (2, 6)
+    assert layouts.mosaic_grid(6, canvas=(600, 600), tile=(1, 2)) == (3, 2)  # wide tiles
 
 
 def test_state_is_evented_and_position_set_by_axis():
@@ -93,6 +94,20 @@ def test_window_level_drag():
 ])
 def test_edge_labels(displayed, orient, expect):
     assert orientation.edge_labels(displayed, orient) == expect
+
+
+@pytest.mark.parametrize("convention", [("up", "left"), ("up", "right")])
+def test_sagittal_keeps_anterior_left_in_both_conventions(convention):
+    assert orientation.view_orientation2d("axial", convention) == convention
+    assert orientation.view_orientation2d("coronal", convention) == convention
+    sagittal = orientation.view_orientation2d("sagittal", convention)
+    assert sagittal == ("up", "left")
+    assert orientation.edge_labels((0, 1), sagittal)["left"] == "A"
+
+
+def test_appearance_change_reaches_all_views_or_with_shift_the_active_one():
+    assert [appearance.reaches(v, 1, shift=False) for v in range(3)] == [True, True, True]
+    assert [appearance.reaches(v, 1, shift=True) for v in range(3)] == [False, True, False]
 
 
 def test_readout_of_visible_images():

@@ -1,132 +1,181 @@
-"""Linked views under Xvfb: orientation in every view, click linking, no data copies."""
+"""Linked views under Xvfb: every layout from the selector, the phantom's marker where each
+convention puts it, orientation letters and scale bars, shared data and appearance."""
 
 import numpy as np
 import pytest
-from qtpy.QtCore import QPoint, Qt
+from qtpy.QtCore import Qt
+from qtpy.QtTest import QTest
 
-from tests.workspace.helpers import bright_centroid, grab, settle, white_centroid_px
+from napari_nora.workspace.layouts import LAYOUTS
+from tests.workspace.conftest import MARKER_MM
+from tests.workspace.helpers import bright_centroid, click, grab, settle, world_to_px
 
-MARKER_MM = (8.0, 15.0)  # the bright block spans +8..+15 mm on S, A and R
-
-
-def _through_marker(widget, qtbot):
-    widget.controller.state.set_axes([0, 1, 2], [12.0, 12.0, 12.0])
-    settle(qtbot)
-    widget.controller.reset_views()
-    settle(qtbot)
+THROUGH_MARKER = (12.0, 12.0, 12.0)
 
 
-def test_marker_in_the_right_place_in_every_view(workspace, qtbot):
-    viewer, widget, _ = workspace
-    widget.controller.state.layout = "ortho"
-    _through_marker(widget, qtbot)
-    views = {v.kind: v for v in widget.controller.views}
-    assert set(views) == {"axial", "coronal", "sagittal"}
-    for kind, view in views.items():
-        shot = grab(view)
-        assert shot[..., :3].std() > 10, kind
-        row, col = bright_centroid(shot)
-        # axial: anterior up, patient right on screen left (radiological); coronal: superior up,
-        # right on the left; sagittal: superior up, anterior on the left
-        assert row < 0.5 and col < 0.5, (kind, row, col)
-
-    widget.controller.set_convention("neurological")
-    settle(qtbot)
-    for kind in ("axial", "coronal"):
-        row, col = bright_centroid(grab(views[kind]))
-        assert row < 0.5 and col > 0.5, kind  # patient right on screen right
-    labels = views["axial"].model.canvas.overlays
-    assert (labels["nora_orient_left"].text, labels["nora_orient_right"].text) == ("L", "R")
-
-
-def test_orientation_letters_radiological(workspace, qtbot):
-    viewer, widget, _ = workspace
-    widget.controller.state.layout = "ortho"
-    settle(qtbot)
-    expect = {"axial": "APRL", "coronal": "SIRL", "sagittal": "SIAP"}
-    for view in widget.controller.views:
-        ov = view.model.canvas.overlays
-        got = "".join(ov[f"nora_orient_{e}"].text for e in ("top", "bottom", "left", "right"))
-        assert got == expect[view.kind]
-        assert ov["scale_bar"].visible
-
-
-def test_click_in_coronal_moves_the_other_views(workspace, qtbot):
-    viewer, widget, layer = workspace
-    ctl = widget.controller
-    ctl.state.layout = "ortho"
-    ctl.state.set_axes([0, 1, 2], [-10.0, 12.0, -10.0])  # coronal through the block only
+def _through_marker(ctl, qtbot):
+    ctl.state.set_axes([0, 1, 2], THROUGH_MARKER)
     settle(qtbot)
     ctl.reset_views()
     settle(qtbot)
+
+
+def test_every_layout_from_the_selector_shows_the_marker(ws, qtbot):
+    combo, ctl = ws.widget._layout, ws.ctl
+    for name, layout in LAYOUTS.items():
+        combo.setCurrentIndex(combo.findData(name))  # the selector, as a user picks it
+        _through_marker(ctl, qtbot)
+        assert ctl.state.layout == name
+        assert [v.kind for v in ctl.views] == [s.kind for s in layout.views]
+        for view in ctl.views:
+            shot = grab(view)
+            assert shot[..., :3].std() > 10, (name, view.kind)  # not blank
+            # the marker (1000 at limits 0..1000) shows white in every view through it
+            assert ((shot[..., :3] > 230).all(axis=-1)).sum() > 30, (name, view.kind)
+        views = {v.kind: v for v in ctl.views}
+        if "3d" in views:
+            assert views["3d"].model.dims.ndisplay == 3
+        if "mosaic" in views:  # six tiles spread over S; only tiles inside the block are white
+            mosaic = views["mosaic"]
+            assert len(mosaic.tile_positions) == 6
+            assert mosaic.crosshair.visible and mosaic.crosshair.point == ctl.state.position
+            assert mosaic.tile_positions == sorted(mosaic.tile_positions)
+
+
+def test_marker_where_each_convention_puts_it(ws, qtbot):
+    ctl = ws.ctl
+    _through_marker(ctl, qtbot)
+    views = {v.kind: v for v in ctl.views}
+    # radiological: axial anterior up, patient right on screen left; coronal superior up, right
+    # on the left; sagittal superior up, anterior on the left
+    for kind, view in views.items():
+        row, col = bright_centroid(grab(view))
+        assert row < 0.5 and col < 0.5, (kind, row, col)
+    ctl.set_convention("neurological")
+    settle(qtbot)
+    for kind, view in views.items():
+        row, col = bright_centroid(grab(view))
+        right_on_right = kind in ("axial", "coronal")  # sagittal keeps anterior on the left
+        assert row < 0.5 and (col > 0.5) == right_on_right, (kind, row, col)
+
+
+@pytest.mark.parametrize("convention, expect", [
+    ("radiological", {"axial": "APRL", "coronal": "SIRL", "sagittal": "SIAP"}),
+    ("neurological", {"axial": "APLR", "coronal": "SILR", "sagittal": "SIAP"}),
+])
+def test_orientation_letters_and_scale_bar_in_mm(ws, qtbot, convention, expect):
+    ws.ctl.set_convention(convention)
+    settle(qtbot)
+    for view in ws.ctl.views:
+        ov = view.model.canvas.overlays
+        got = "".join(ov["nora_orientation"].letters)  # top, bottom, left, right
+        assert got == expect[view.kind], view.kind
+        assert ov["scale_bar"].visible
+        assert str(view.model.layers.extent.units[-1]) == "millimeter"  # bar in mm
+
+
+def test_crosshair_drawn_at_the_shared_point_in_every_2d_view(ws, qtbot):
+    ctl = ws.ctl
+    ctl.state.set_axes([0, 1, 2], (-10.0, 5.0, -12.0))
+    settle(qtbot)
+    for view in ctl.views:
+        assert view.crosshair.visible and view.crosshair.point == ctl.state.position
+        x, y = world_to_px(view, ctl.state.position)
+        shot = grab(view)
+        yellow = (shot[..., 0] > 200) & (shot[..., 1] > 150) & (shot[..., 2] < 100)
+        assert yellow[:, int(round(x)) - 1:int(round(x)) + 2].sum() > 0.5 * shot.shape[0], view.kind
+        assert yellow[int(round(y)) - 1:int(round(y)) + 2, :].sum() > 0.5 * shot.shape[1], view.kind
+    ws.widget._crosshair.setChecked(False)
+    assert not any(v.crosshair.visible for v in ctl.views)
+    ws.widget._crosshair.setChecked(True)
+
+
+def test_views_share_data_and_appearance_and_shift_makes_it_per_view(ws, qtbot):
+    ctl, layer = ws.ctl, ws.image
+    ctl.state.layout = "2x2"
+    settle(qtbot)
+    mirrors = {v.kind: v.mirrors_of(layer)[0] for v in ctl.views[1:]}
+    assert len(mirrors) == 3 and all(m.data is layer.data for m in mirrors.values())
+    layer.colormap = "magma"
+    layer.contrast_limits = (50, 500)
+    layer.opacity = 0.8
+    assert all(m.colormap.name == "magma" and m.contrast_limits == [50, 500]
+               and m.opacity == pytest.approx(0.8) for m in mirrors.values())
+    # Shift held while changing: only the active view (the coronal, clicked last)
+    coronal = ctl.view_of_kind("coronal")
+    size = coronal.qt_viewer.canvas.native.size()
+    click(coronal, (size.width() / 2, size.height() / 2))
+    assert "(coronal)" in ws.widget._active.text()
+    window = ws.viewer.window._qt_window.windowHandle()
+    QTest.keyPress(window, Qt.Key.Key_Shift, Qt.KeyboardModifier.ShiftModifier)
+    try:
+        layer.colormap = "viridis"
+    finally:
+        QTest.keyRelease(window, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier)
+    settle(qtbot)
+    assert mirrors["coronal"].colormap.name == "viridis"
+    assert mirrors["sagittal"].colormap.name == "magma" and mirrors["3d"].colormap.name == "magma"
+    assert layer.colormap.name == "magma"  # the main (axial) view keeps it too
+    layer.colormap = "gray"  # without Shift: every view again
+    assert {m.colormap.name for m in mirrors.values()} == {"gray"}
+
+
+def test_click_in_coronal_moves_the_other_views_to_that_point(ws, qtbot):
+    from tests.workspace.helpers import white_centroid_px
+
+    ctl = ws.ctl
+    ctl.state.set_axes([0, 1, 2], [-10.0, 12.0, -10.0])  # coronal through the block only
+    settle(qtbot)
     coronal = ctl.view_of_kind("coronal")
     x, y = white_centroid_px(grab(coronal))
-    canvas = coronal.qt_viewer.canvas.native
-    ratio = canvas.devicePixelRatioF()
-    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(x / ratio), int(y / ratio)))
+    ratio = coronal.qt_viewer.canvas.native.devicePixelRatioF()
+    click(coronal, (x / ratio, y / ratio))
     settle(qtbot)
     s, a, r = ctl.state.position
     assert a == pytest.approx(12.0)  # the coronal slice stays
-    assert MARKER_MM[0] - 0.5 <= s <= MARKER_MM[1] + 0.5 and MARKER_MM[0] - 0.5 <= r <= MARKER_MM[1] + 0.5
-    # slice indices of the other views: axial slices S, sagittal slices R, both inside the block
-    axial, sagittal = ctl.main, ctl.view_of_kind("sagittal")
-    k_axial = axial.model.dims.current_step[0]
-    k_sag = sagittal.model.dims.current_step[2]
+    lo, hi = MARKER_MM[0] - 0.5, MARKER_MM[1] + 0.5
+    assert lo <= s <= hi and lo <= r <= hi
+    # slice indices of the other views: axial slices S, sagittal slices R, both in the block
+    k_axial = ctl.main.model.dims.current_step[0]
+    k_sag = ctl.view_of_kind("sagittal").model.dims.current_step[2]
     assert 28 <= k_axial <= 35 and 28 <= k_sag <= 35
     assert k_axial == round(s + 20) and k_sag == round(r + 20)
     assert coronal.model.dims.current_step[1] == 32
-    # the readout reports the point and the voxel under it
-    assert "phantom [" in widget._readout.text() and "= 1000" in widget._readout.text()
+    # the readout: RAS mm, then the voxel index and value of the image under the crosshair
+    text = ws.widget._readout.text().splitlines()
+    assert text[0] == f"RAS {r:.1f} {a:.1f} {s:.1f} mm"
+    assert text[1] == f"phantom [{round(r + 20)} 32 {round(s + 20)}] = 1000"
 
 
-def test_views_share_the_data_and_appearance(workspace, qtbot):
-    viewer, widget, layer = workspace
-    ctl = widget.controller
-    ctl.state.layout = "2x2"
-    settle(qtbot)
-    mirrors = [m for v in ctl.views[1:] for m in v.mirrors_of(layer)]
-    assert len(mirrors) == 3 and all(m.data is layer.data for m in mirrors)
-    layer.colormap = "magma"
-    layer.contrast_limits = (50, 500)
-    assert all(m.colormap.name == "magma" and m.contrast_limits == [50, 500] for m in mirrors)
-    coronal = ctl.view_of_kind("coronal")
-    own = ctl.window_level_target(coronal, shift=True)  # Shift: this view only
-    assert own is coronal.mirrors_of(layer)[0]
-    own.contrast_limits = (0, 2000)
-    assert layer.contrast_limits == [50, 500]
-    assert ctl.window_level_target(coronal, shift=False) is layer
+def test_readout_lists_every_visible_image(ws, qtbot):
+    viewer, ctl = ws.viewer, ws.ctl
+    overlay = viewer.add_image(np.asarray(ws.image.data) * 2, name="double", scale=(1, 1, 1),
+                               translate=(-20, -20, -20))
+    try:
+        ctl.state.set_axes([0, 1, 2], [12.0, 12.0, -19.0])
+        settle(qtbot)
+        lines = ws.widget._readout.text().splitlines()
+        # (S, A, R) = (12, 12, -19) mm: display index [32 32 1] of the plain array; the
+        # phantom's source voxel (i, j, k) = (R, A, S) index [1 32 32]
+        assert lines[1:] == ["double [32 32 1] = 200", "phantom [1 32 32] = 100"]
+        overlay.visible = False
+        ctl.state.set_axes([0, 2], [11.0, 12.0])  # into the block; the hidden image drops out
+        assert ws.widget._readout.text().splitlines()[1:] == ["phantom [32 32 31] = 1000"]
+    finally:
+        viewer.layers.remove(overlay)
 
 
-def test_every_layout_shows_content(workspace, qtbot):
-    viewer, widget, layer = workspace
-    for name in ("single", "ortho", "ortho3d", "2x2", "mosaic", "lightbox"):
-        widget._layout.setCurrentIndex(widget._layout.findData(name))  # the selector
-        _through_marker(widget, qtbot)
-        from napari_nora.workspace.layouts import LAYOUTS
-
-        assert [v.kind for v in widget.controller.views] == [s.kind for s in LAYOUTS[name].views]
-        for view in widget.controller.views:
-            shot = grab(view)
-            assert shot[..., :3].std() > 10, (name, view.kind)
-            grey = shot[..., :3].mean(axis=-1)
-            assert (grey > 200).any(), (name, view.kind)  # the marker (or its slice) shows
-
-
-def test_mosaic_tiles_span_the_volume_and_click_selects_slice(workspace, qtbot):
-    viewer, widget, layer = workspace
-    ctl = widget.controller
+def test_mosaic_click_selects_the_tiles_slice(ws, qtbot):
+    ctl = ws.ctl
     ctl.state.layout = "lightbox"
-    settle(qtbot)
+    _through_marker(ctl, qtbot)
     mosaic = ctl.view_of_kind("mosaic")
-    assert len(mosaic.tile_positions) == 6 and mosaic.tile_positions == sorted(mosaic.tile_positions)
-    assert all(m.data is layer.data for m in mosaic.mirrors_of(layer))
-    # a click in the last tile (top slices) moves the axial view there
-    last = mosaic.tile_positions[-1]
-
-    class Event:
-        position = (0.0, 10.0, 10.0)
-        viewbox = (0, 5)
-
-    ctl.move_crosshair(mosaic, Event)
-    assert ctl.state.position[0] == pytest.approx(last, abs=0.51)
+    size = mosaic.qt_viewer.canvas.native.size()
+    rows, cols = mosaic.model.canvas.grid.shape
+    assert rows * cols >= 6 and (rows - 1) * cols < 6
+    last = len(mosaic.tile_positions) - 1  # the last tile holds the top slice
+    row, col = divmod(last, cols)
+    click(mosaic, ((col + 0.5) / cols * size.width(), (row + 0.5) / rows * size.height()))
+    settle(qtbot)
+    assert ctl.state.position[0] == pytest.approx(mosaic.tile_positions[-1], abs=0.51)
     assert ctl.main.model.dims.point[0] == pytest.approx(ctl.state.position[0])
