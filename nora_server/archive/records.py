@@ -41,11 +41,21 @@ class StudyRow(NamedTuple):
     patient_name: str | None = None
     birth_date: date | None = None
     sex: str | None = None
+    tags: tuple[str, ...] = ()  # the row's own tags (study tags; subject tags for subject rows)
+    subject_tags: tuple[str, ...] = ()  # its subject's tags
 
     @property
     def ref(self) -> str:
         """``PID#SID`` (or ``PID`` for a subject-level row)."""
         return self.subject if self.study is None else f"{self.subject}#{self.study}"
+
+
+class TablePage(NamedTuple):
+    """What :meth:`ArchiveSession.table` answers: the number of matching rows (``None`` when
+    not counted) and the rows asked for."""
+
+    total: int | None
+    rows: list[StudyRow]
 
 
 class FileInfo(NamedTuple):

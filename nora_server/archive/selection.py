@@ -91,6 +91,24 @@ class SelectionMixin:
             rows_ = conn.execute(q.order_by(Subject.pseudonym, Study.key, File.path)).all()
             return self._infos(conn, rows_, with_tags)
 
+    def study_files(self, project: str, ref: str, *, with_tags: bool = True) -> list[FileInfo]:
+        """Every file of one study (``"PID#SID"``, matched exactly: ``_`` is no wildcard
+        here), sorted by path, with their tags: what a file tree of the study shows
+        (``FileInfo.series`` is the folder, ``FileInfo.path`` the study-relative path).
+
+        >>> [(f.series, f.path.rpartition("/")[2]) for f in s.study_files("demo", "P001#S1")]
+        ... # doctest: +SKIP
+        [('dwi', 's003.nii.gz'), ('t1_mprage', 's001.nii'), ...]
+        """
+        proj = self._project(project)
+        if split_ref(ref)[1] is None:
+            raise ArchiveError(f"{ref!r} is not a study reference: use PID#SID")
+        with self.engine.connect() as conn:
+            _, study = self._study_id(conn, proj, ref)
+            rows_ = conn.execute(self._file_query().where(File.study_id == study)
+                                 .order_by(File.path)).all()
+            return self._infos(conn, rows_, with_tags)
+
     def resolve_path(self, path) -> tuple[str, str, str, str]:
         """An absolute path inside a project folder -> ``(project, PID, SID, relpath)``."""
         full = Path(os.path.abspath(path))
