@@ -16,6 +16,7 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
+from nora_server.archive import journal
 from nora_server.archive.models import File, Study, Subject, utcnow
 from nora_server.archive.names import RESERVED_PREFIX, file_kind
 
@@ -102,6 +103,7 @@ def index_tree(conn, project_id: int, root: str | os.PathLike, *,
     def flush():
         if batch:
             conn.execute(insert(File), batch)
+            journal.checkpoint("index:chunk")
             report.files += len(batch)
             if progress:
                 progress(len(batch))

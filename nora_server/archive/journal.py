@@ -33,9 +33,17 @@ CRASH_ENV = "NORA_CRASH_AT"  # test hook: name of a checkpoint where the process
 STALE_AFTER = timedelta(hours=24)  # journal rows of other hosts older than this are recovered
 
 
+_HITS: dict[str, int] = {}
+
+
 def checkpoint(name: str) -> None:
-    """Crash here (SIGKILL, no clean-up) if ``$NORA_CRASH_AT`` names this checkpoint."""
-    if os.environ.get(CRASH_ENV) == name:
+    """Crash here (SIGKILL, no clean-up) if ``$NORA_CRASH_AT`` names this checkpoint
+    (``name``: the first time it is reached; ``name@N``: the N-th time in this process)."""
+    want = os.environ.get(CRASH_ENV)
+    if not want or not want.startswith(name):
+        return
+    _HITS[name] = _HITS.get(name, 0) + 1
+    if want == name or want == f"{name}@{_HITS[name]}":
         os.kill(os.getpid(), signal.SIGKILL)
 
 
