@@ -6,10 +6,26 @@ tens of thousands of them, and tuples are built several times faster than datacl
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
+
+
+@contextmanager
+def bulk():
+    """Pause the cyclic garbage collector while building many records: none of them can form
+    a cycle, and otherwise each collection walks every record built so far (three times
+    slower for a 100k-row table)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)

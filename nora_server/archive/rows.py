@@ -69,7 +69,8 @@ def upsert_files(conn, project_id: int, entries: list[dict], *, subject_info=Non
         fid = conn.execute(select(File.id).where(File.study_id == st,
                                                  File.path == e["path"])).scalar()
         if fid is None:
-            fid = conn.execute(insert(File).values(study_id=st, path=e["path"], **values)
+            fid = conn.execute(insert(File).values(project_id=project_id, study_id=st,
+                                                   path=e["path"], **values)
                                ).inserted_primary_key[0]
         else:
             conn.execute(update(File).where(File.id == fid).values(**values))

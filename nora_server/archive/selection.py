@@ -16,7 +16,7 @@ from nora_server.archive.errors import ArchiveError, NotFound
 from nora_server.archive.models import File, FileTag, Project, Study, Subject
 from nora_server.archive.names import check_relpath, split_ref
 from nora_server.archive.patterns import has_wildcards, like, matches
-from nora_server.archive.records import FileInfo
+from nora_server.archive.records import FileInfo, bulk
 
 
 def parse_file_ref(text: str) -> tuple[str | None, str]:
@@ -47,12 +47,13 @@ class SelectionMixin:
                 for fid, tag in conn.execute(select(FileTag.file_id, FileTag.tag).where(
                         FileTag.file_id.in_(ids[k:k + 500]))):
                     tags.setdefault(fid, []).append(tag)
-        out, roots = [], {}
+        sorted_tags = {fid: tuple(sorted(t, key=str.lower)) for fid, t in tags.items()}
+        out, roots, times, new = [], {}, {}, tuple.__new__
         for fid, proj, ppath, pid, sid, path, kind, size, checksum, added in rows_:
             root = roots.get(proj) or roots.setdefault(proj, str(self._root(proj, ppath)))
-            out.append(FileInfo(fid, proj, pid, sid, path, root, kind, size, checksum,
-                                datetime.fromisoformat(added),
-                                tuple(sorted(tags.get(fid, ())))))
+            when = times.get(added) or times.setdefault(added, datetime.fromisoformat(added))
+            out.append(new(FileInfo, (fid, proj, pid, sid, path, root, kind, size, checksum,
+                                      when, sorted_tags.get(fid, ()))))
         return out
 
     def _file_infos(self, ids: list[int], with_tags: bool = True) -> list[FileInfo]:
@@ -76,7 +77,7 @@ class SelectionMixin:
         inline, pattern = parse_file_ref(pattern)
         ref = inline or ref
         proj = self._project(project)
-        q = self._file_query().where(Subject.project_id == proj.id)
+        q = self._file_query().where(File.project_id == proj.id)
         if pattern not in ("", "*"):
             q = q.where(like(File.path, pattern))
         if ref:
@@ -87,7 +88,7 @@ class SelectionMixin:
                 q = q.where(like(Study.key, sid))
         for tag in tags:
             q = q.where(File.id.in_(select(FileTag.file_id).where(FileTag.tag == tag)))
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, bulk():
             rows_ = conn.execute(q.order_by(Subject.pseudonym, Study.key, File.path)).all()
             return self._infos(conn, rows_, with_tags)
 
