@@ -60,7 +60,8 @@ def private_mariadb(workdir: Path, buffer_pool: str = "1G"):
     proc = None
     try:
         subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}",
-                        "--user=root", "--skip-test-db", "--auth-root-authentication-method=normal"],
+                        "--user=root", "--skip-test-db",
+                        "--auth-root-authentication-method=normal"],
                        check=True, capture_output=True, timeout=300)
         proc = _serve(base, data, port, buffer_pool)
         yield Server(f"mysql+pymysql://root@127.0.0.1:{port}", proc.pid)

@@ -3,8 +3,9 @@
 An operation is planned before anything on disk changes: folders it will create, temporary
 files it will write, ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to
 remove once the index has committed. The plan is committed to the journal first; then the
-files are written; the row is marked ``moving`` and the files renamed; then the index change and ``state = 'committed'`` are written in
-one transaction; then the discarded paths and the journal row are removed.
+files are written; the row is marked ``moving`` and the files renamed; then the index change
+and ``state = 'committed'`` are written in one transaction; then the discarded paths and the
+journal row are removed.
 
 After a crash, :func:`recover` finds journal rows whose process is gone: a committed operation
 is finished (discard paths removed); any other is rolled back (renames undone in reverse,

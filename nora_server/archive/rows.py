@@ -27,8 +27,9 @@ def subject_id(conn, project_id: int, pid: str, info: dict | None = None) -> int
                                                 Subject.pseudonym == pid)).scalar()
     values = _clean(info, SUBJECT_FIELDS)
     if sid is None:
-        return conn.execute(insert(Subject).values(project_id=project_id, pseudonym=pid,
-                                                   created=utcnow(), **values)).inserted_primary_key[0]
+        return conn.execute(insert(Subject).values(
+            project_id=project_id, pseudonym=pid, created=utcnow(), **values)
+        ).inserted_primary_key[0]
     if values:
         conn.execute(update(Subject).where(Subject.id == sid).values(**values))
     return sid

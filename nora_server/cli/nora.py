@@ -130,6 +130,9 @@ def nora_order(argv: list[str]) -> list[str]:
 
 
 def _main(argv) -> int:
+    if not argv:  # as NORA: "call nora and get help"
+        build_parser().print_help()
+        return 0
     a = build_parser().parse_args(nora_order(argv))
     setup_logging(a.verbose, "nora")
     action = _action(a)

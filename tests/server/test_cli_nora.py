@@ -134,7 +134,7 @@ def test_admin(nora):
 
 
 @pytest.mark.parametrize("args,code,message", [
-    ([], 2, "give exactly one of"),
+    (["-p", "demo"], 2, "give exactly one of"),
     (["-s", "*"], 2, "needs -p PROJECT"),
     (["-p", "demo", "-s", "*", "-d", "x"], 2, "exactly one"),
     (["--addtag", "x"], 2, "need -s PATTERN"),
@@ -187,6 +187,27 @@ def test_readers_cannot_write(nora, demo, tmp_path, write):
     assert rc == 1 and "may not write" in err
     rc, _, err = nora("-p", "demo", "-dp", "P001", user="reader")
     assert rc == 1 and demo.session("admin").select_files("demo") == before
+
+
+def test_no_arguments_print_the_help(nora):
+    rc, out, err = nora()
+    assert rc == 0 and "--select" in out and "--exportmeta" in out and err == ""
+
+
+def test_exportmeta_of_study_root_json(nora, demo, write):
+    """NORA's example ``--exportmeta '*' 'nodeinfo.json'``: a JSON in the study folder."""
+    s = demo.session("member")
+    for ref, age in (("P001#S1", 50), ("P002#S1", 40)):
+        out = s.output_location("demo", ref, "nodeinfo.json")
+        write(out, b'{"patient": {"age": %d}, "scanner": "trio"}' % age)
+        s.index_files([out])
+    rc, out, err = nora("-p", "demo", "--exportmeta", "*", "nodeinfo.json", user="reader")
+    assert rc == 0, err
+    assert lines(out) == ["subject,study,nodeinfo.patient.age,nodeinfo.scanner",
+                          "P001,S1,50,trio", "P002,S1,40,trio"]
+    rc, out, _ = nora("-p", "demo", "--exportmeta", "P002", "nodeinfo.json",
+                      "--keys", "node*.pat*.*", user="reader")
+    assert lines(out) == ["subject,study,nodeinfo.patient.age", "P002,S1,40"]
 
 
 def test_missing_config(monkeypatch, tmp_path, capsys):

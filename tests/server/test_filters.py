@@ -173,3 +173,27 @@ def test_count_and_pages(demo):
     assert s.count_studies("demo", {"files": "STAG:control"}) == 2
     assert s.count_studies("demo", {"name": "A"}, level="subject") == 1
     assert [r.ref for r in s.studies("demo", limit=2, offset=1)] == ["P001#S2", "P002#S1"]
+
+
+def test_date_prefixes_become_exact_ranges():
+    """A date bar term is a text prefix of YYYY-MM-DD; its index range must select exactly
+    the dates whose text starts with it (every prefix of every day of 1999-2001, leap year
+    2000 included, plus prefixes no date has)."""
+    from datetime import date, timedelta
+
+    from nora_server.archive.dateterms import prefix_range
+
+    days = [date(1999, 1, 1) + timedelta(k) for k in range(3 * 365 + 1)]
+    texts = [d.isoformat() for d in days]
+    prefixes = {t[:n] for t in texts for n in range(1, 11)} | {
+        "2000-13", "2001-02-29", "2000-02-3", "1999-", "1999-12-", "2000-1", "2000-0"}
+    for p in prefixes:
+        want = [t for t in texts if t.startswith(p)]
+        span = prefix_range(p)
+        if span is None:  # falls back to LIKE: allowed only where no date matches
+            assert want == [], p
+            continue
+        lo, hi = span
+        assert [d.isoformat() for d in days if lo <= d and (hi is None or d < hi)] == want, p
+    assert prefix_range("19*-05") is None and prefix_range("2016-03-1x") is None
+    assert prefix_range("9999") == (date(9999, 1, 1), None)
