@@ -50,6 +50,7 @@ ORDER = {"id": Subject.pseudonym, "name": Subject.patient_name, "birth": Subject
          "sex": Subject.sex, "study": Study.key, "date": Study.study_date,
          "desc": Study.description, "modality": Study.modality}
 LEVELS = ("study", "subject")
+PAGE_BY_IDS = 5000  # pages up to this size are fetched by id after one evaluation of the bars
 
 _job_filter: Callable[[str], object] | None = None
 
@@ -155,12 +156,16 @@ class QueryMixin:
     """The subject/study table. ``table`` answers a filtered, sorted page and the row count in
     one call; ``studies``/``subjects``/``count_studies`` are its parts."""
 
-    def _table_select(self, proj, bars, level: str, order, descending: bool, *, ids: bool):
-        """(select of the rows, where clause, identity?) for ``studies`` and ``table``."""
+    def _table_select(self, proj, bars, level: str, order, descending: bool, *, ids: bool,
+                      only_ids: bool = False, within=None):
+        """(select of the rows, where clause, identity?) for ``studies`` and ``table``.
+        ``only_ids``: select just the row's ids (study level: subject id, study id);
+        ``within``: a clause that replaces the bars (the rows of one page)."""
         if level not in LEVELS:
             raise FilterError(f"level {level!r} is unknown: use 'study' or 'subject'")
         identity = proj.can("identity")
-        where = bars_clause(bars, identity=identity, project_id=proj.id)
+        where = (bars_clause(bars, identity=identity, project_id=proj.id) if within is None
+                 else within)
         # dates come back as text and are parsed here: much faster than per-row type processing
         cols = [Subject.pseudonym]
         if identity:
@@ -169,8 +174,10 @@ class QueryMixin:
         if level == "study":
             cols += [Study.key, cast(Study.study_date, String), Study.description,
                      Study.modality]
-        if ids:
+        if ids or only_ids:
             cols += [Subject.id] + ([Study.id] if level == "study" else [])
+        if only_ids:
+            cols = cols[-2:] if level == "study" else cols[-1:] + [Subject.pseudonym]
         if level == "subject":
             q = (select(*cols).distinct().select_from(Subject)
                  .outerjoin(Study, Study.subject_id == Subject.id))
@@ -274,6 +281,10 @@ class QueryMixin:
         (1234, 'P001#S1', ('control',))
         """
         proj = self._project(project)
+        filtered = any(text and text.strip() for text in (bars or {}).values())
+        if count and filtered and limit and limit <= PAGE_BY_IDS:
+            return self._table_by_ids(proj, bars, level, limit, offset, order, descending,
+                                      with_tags)
         q, where, identity = self._table_select(proj, bars, level, order, descending,
                                                 ids=with_tags)
         if limit:
@@ -287,3 +298,21 @@ class QueryMixin:
             else:
                 total = self._count(conn, proj, where, level) if count else None
         return TablePage(total, rows)
+
+    def _table_by_ids(self, proj, bars, level, limit, offset, order, descending, with_tags):
+        """A filtered page and its count with ONE evaluation of the bars: the ids of every
+        matching row in table order (their number is the count), then the page's rows by id.
+        Counting separately would evaluate a costly bar (a file search over a million files,
+        FTAG:...) a second time."""
+        q, _, identity = self._table_select(proj, bars, level, order, descending, ids=False,
+                                            only_ids=True)
+        key = Study.id if level == "study" else Subject.id
+        with self.engine.connect() as conn:
+            found = [r[-1] if level == "study" else r[0] for r in conn.execute(q)]
+            page = found[offset:offset + limit]
+            rows = []
+            if page:
+                q = self._table_select(proj, None, level, order, descending, ids=with_tags,
+                                       within=key.in_(page))[0]
+                rows = self._rows(conn, proj, q, level, identity, with_tags)
+        return TablePage(len(found), rows)

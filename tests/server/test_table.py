@@ -55,6 +55,11 @@ def test_sorting_subjects_and_pages(demo):
     rows = s.table("demo", level="subject", order="birth", descending=True, limit=2)
     assert rows.total == 3 and refs(rows.rows) == ["P003", "P002"]
     assert rows.rows[1].tags == ("vip",) and rows.rows[1].birth_date == date(1980, 5, 6)
+    rows = s.table("demo", {"files": "*.nii", "id": "P00"}, level="subject", order="birth",
+                   descending=True, limit=2, offset=1)
+    assert rows.total == 3 and refs(rows.rows) == ["P002", "P001"]
+    assert rows.rows[0].tags == ("vip",)
+    assert s.table("demo", {"id": "P00"}, limit=2, offset=9) == TablePage(4, [])
     with pytest.raises(FilterError, match="cannot sort subject rows by 'date'"):
         s.table("demo", level="subject", order="date")
     with pytest.raises(FilterError, match="cannot sort"):
