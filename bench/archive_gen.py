@@ -49,13 +49,15 @@ def subject_name(i: int) -> str:
     return f"P{i:06d}"
 
 
-def new_database(backend: str, workdir: Path):
-    """(url, drop) for an empty database on ``backend`` (sqlite | mariadb)."""
+def new_database(backend: str, workdir: Path, server_url: str | None = None):
+    """(url, drop) for an empty database on ``backend`` (sqlite | mariadb; the MariaDB server
+    at ``server_url``, default ``$NORA_BENCH_MARIADB`` or the machine's shared server)."""
     if backend == "sqlite":
         path = workdir / f"bench-{uuid.uuid4().hex[:8]}.sqlite"
         return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
     name = f"nora_bench_{uuid.uuid4().hex[:10]}"
-    server = create_engine(MARIADB)
+    server_url = server_url or MARIADB
+    server = create_engine(server_url)
     with server.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
 
@@ -64,7 +66,7 @@ def new_database(backend: str, workdir: Path):
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         server.dispose()
 
-    return f"{MARIADB}/{name}", drop
+    return f"{server_url}/{name}", drop
 
 
 def prepared_engine(url: str):
@@ -106,7 +108,8 @@ def make_database(engine, studies: int, files_per_study: int = 10, *, project: s
         for i in range(studies):
             st = study_ids[(subject_name(i // 2), f"S{i % 2 + 1}")]
             for p in study_files(i, files_per_study):
-                batch.append({"study_id": st, "path": p, "kind": file_kind(p), "size": 352,
+                batch.append({"project_id": pid, "study_id": st, "path": p,
+                              "kind": file_kind(p), "size": 352,
                               "checksum": None, "added": now})
             if len(batch) >= CHUNK:
                 conn.execute(insert(File), batch)

@@ -12,7 +12,7 @@ See docs/archive.md.
 from nora_server.archive.core import Archive, connect
 from nora_server.archive.errors import ArchiveError, FilterError, NotFound, PermissionDenied
 from nora_server.archive.files import AddItem
-from nora_server.archive.records import FileInfo, ProjectInfo, StudyRow, UserInfo
+from nora_server.archive.records import FileInfo, ProjectInfo, StudyRow, TablePage, UserInfo
 
 __all__ = ["Archive", "connect", "ArchiveError", "FilterError", "NotFound", "PermissionDenied",
-           "AddItem", "FileInfo", "ProjectInfo", "StudyRow", "UserInfo"]
+           "AddItem", "FileInfo", "ProjectInfo", "StudyRow", "TablePage", "UserInfo"]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +100,39 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def head_revisions() -> frozenset[str]:
+    """The head revision(s) of the shipped migrations, read from the ``revision`` and
+    ``down_revision`` lines of the migration files: what :func:`head_revision` answers, without
+    importing Alembic (a command such as ``nora -s`` in a job starts in a fraction of the
+    time)."""
+    revisions, parents = set(), set()
+    for path in (ALEMBIC_DIR / "versions").glob("*.py"):
+        for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            names = set(re.findall(r"['\"]([^'\"]+)['\"]", value))
+            (revisions if key == "revision" else parents).update(names)
+    return frozenset(revisions - parents)
+
+
 def check_schema(engine: Engine) -> None:
     """Raise :class:`DatabaseError` unless the database is at the head revision."""
     try:
-        cur = current_revision(engine)
+        with engine.connect() as conn:
+            try:
+                current = frozenset(conn.exec_driver_sql(
+                    "SELECT version_num FROM alembic_version").scalars())
+            except DBAPIError:  # no alembic_version table
+                conn.rollback()
+                current = None
     except Exception as exc:  # driver errors differ per back end
         raise DatabaseError(f"cannot reach the database {engine.url!r}: {exc}") from exc
-    head = head_revision()
-    if cur != head:
-        if cur is None and not inspect(engine).get_table_names():
+    heads = head_revisions()
+    if current != heads:
+        if not current and not inspect(engine).get_table_names():
             raise DatabaseError(f"the database {engine.url!r} is empty: run 'noractl db upgrade'")
-        raise DatabaseError(f"the database is at revision {cur}, this version needs {head}: "
-                            "run 'noractl db upgrade'")
+        have = ", ".join(sorted(current or ())) or None
+        raise DatabaseError(f"the database is at revision {have}, this version needs "
+                            f"{', '.join(sorted(heads))}: run 'noractl db upgrade'")

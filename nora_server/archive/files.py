@@ -34,14 +34,17 @@ class AddItem:
     path: str  # study-relative, e.g. "t1_mprage/s001.nii"
 
 
-def copy_hashed(src: Path, dst: Path) -> tuple[int, str]:
-    """Copy ``src`` to ``dst`` (flushed to disk); return size and sha256."""
+def copy_hashed(src: Path, dst: Path, progress=None) -> tuple[int, str]:
+    """Copy ``src`` to ``dst`` (flushed to disk); return size and sha256.
+    ``progress(n)`` is called with the number of bytes of each chunk copied."""
     h, n = hashlib.sha256(), 0
     with open(src, "rb") as fi, open(dst, "wb") as fo:
         while chunk := fi.read(CHUNK):
             h.update(chunk)
             fo.write(chunk)
             n += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
             journal.checkpoint("add:copying")
         fo.flush()
         os.fsync(fo.fileno())
@@ -67,13 +70,15 @@ def _missing_dirs(path: Path, stop: Path) -> list[str]:
 
 class FilesMixin(SelectionMixin):
     def add_files(self, project: str, items: list[AddItem], *, tags=(), overwrite: bool = False,
-                  subject_info: dict | None = None, study_info: dict | None = None):
+                  subject_info: dict | None = None, study_info: dict | None = None,
+                  progress=None):
         """Copy files into the archive and index them, all or nothing.
 
         Subjects and studies are created when missing (``subject_info``: ``{pid: {patient_id,
         patient_name, birth_date, sex}}``, ``study_info``: ``{"PID#SID": {study_date,
         description, modality}}``). An existing file is replaced only with ``overwrite``.
-        Returns the new :class:`FileInfo` records.
+        ``progress(n)`` is called as bytes are copied (the total is the sum of the sources'
+        sizes): an upload dialog's progress bar. Returns the new :class:`FileInfo` records.
         """
         ref = self._project(project, "write")
         tags = split_tags(tags)
@@ -113,7 +118,8 @@ class FilesMixin(SelectionMixin):
         try:
             journal.make_dirs(plan)
             for e in entries:
-                e["size"], e["checksum"] = copy_hashed(Path(e["src"]), Path(e["temp"]))
+                e["size"], e["checksum"] = copy_hashed(Path(e["src"]), Path(e["temp"]),
+                                                       progress)
             journal.checkpoint("add:copied")
             journal.do_moves(self.engine, plan)
             journal.checkpoint("add:moved")

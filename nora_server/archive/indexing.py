@@ -16,6 +16,7 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
+from nora_server.archive import journal
 from nora_server.archive.models import File, Study, Subject, utcnow
 from nora_server.archive.names import RESERVED_PREFIX, file_kind
 
@@ -94,14 +95,20 @@ def index_tree(conn, project_id: int, root: str | os.PathLike, *,
 
     existing = set()
     if report.studies < len(studies):  # re-scan: skip what is indexed already
-        q = (select(File.study_id, File.path).join(Study).join(Subject)
-             .where(Subject.project_id == project_id))
+        q = select(File.study_id, File.path).where(File.project_id == project_id)
         existing = {(s, p.lower()) for s, p in conn.execute(q)}
-    batch: list[dict] = []
+    batch: list[tuple] = []
+    # one executemany of plain tuples per chunk, straight to the driver: SQLAlchemy's
+    # per-row parameter processing would cost as much as walking the tree
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"INSERT INTO {File.__tablename__} (project_id, study_id, path, kind, size, "
+           f"checksum, added) VALUES ({', '.join([mark] * 7)})")
+    added = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # how SQLAlchemy stores a DateTime as text
 
     def flush():
         if batch:
-            conn.execute(insert(File), batch)
+            conn.exec_driver_sql(sql, batch)
+            journal.checkpoint("index:chunk")
             report.files += len(batch)
             if progress:
                 progress(len(batch))
@@ -120,8 +127,7 @@ def index_tree(conn, project_id: int, root: str | os.PathLike, *,
                                           "another, or is longer than 512 characters")
                     continue
                 seen.add(low)
-                batch.append({"study_id": st, "path": rel, "kind": file_kind(rel),
-                              "size": size, "checksum": None, "added": now})
+                batch.append((project_id, st, rel, file_kind(rel), size, None, added))
                 if len(batch) >= CHUNK:
                     flush()
     flush()

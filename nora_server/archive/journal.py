@@ -3,8 +3,9 @@
 An operation is planned before anything on disk changes: folders it will create, temporary
 files it will write, ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to
 remove once the index has committed. The plan is committed to the journal first; then the
-files are written; the row is marked ``moving`` and the files renamed; then the index change and ``state = 'committed'`` are written in
-one transaction; then the discarded paths and the journal row are removed.
+files are written; the row is marked ``moving`` and the files renamed; then the index change
+and ``state = 'committed'`` are written in one transaction; then the discarded paths and the
+journal row are removed.
 
 After a crash, :func:`recover` finds journal rows whose process is gone: a committed operation
 is finished (discard paths removed); any other is rolled back (renames undone in reverse,
@@ -33,9 +34,17 @@ CRASH_ENV = "NORA_CRASH_AT"  # test hook: name of a checkpoint where the process
 STALE_AFTER = timedelta(hours=24)  # journal rows of other hosts older than this are recovered
 
 
+_HITS: dict[str, int] = {}
+
+
 def checkpoint(name: str) -> None:
-    """Crash here (SIGKILL, no clean-up) if ``$NORA_CRASH_AT`` names this checkpoint."""
-    if os.environ.get(CRASH_ENV) == name:
+    """Crash here (SIGKILL, no clean-up) if ``$NORA_CRASH_AT`` names this checkpoint
+    (``name``: the first time it is reached; ``name@N``: the N-th time in this process)."""
+    want = os.environ.get(CRASH_ENV)
+    if not want or not want.startswith(name):
+        return
+    _HITS[name] = _HITS.get(name, 0) + 1
+    if want == name or want == f"{name}@{_HITS[name]}":
         os.kill(os.getpid(), signal.SIGKILL)
 
 

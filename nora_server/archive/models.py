@@ -108,10 +108,13 @@ class Study(Base):
 
 class File(Base):
     __tablename__ = "files"
-    # (path, study_id) covers pattern searches: LIKE runs on the index alone
+    # (project_id, path, study_id) covers pattern searches in a project: LIKE runs on one range
+    # of the index alone, whatever the other projects hold (project_id is its study's subject's
+    # project, copied here for that: migration 0002)
     __table_args__ = (UniqueConstraint("study_id", "path"),
-                      Index("ix_files_path", "path", "study_id"), MYSQL)
+                      Index("ix_files_project_path", "project_id", "path", "study_id"), MYSQL)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(name_type(512))  # "<series folder>/<file>", study-relative
     kind: Mapped[str] = mapped_column(String(16), default="other")
@@ -120,28 +123,30 @@ class File(Base):
     added: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+# Each tag table has an index (tag, owner id): a filter-bar term (STAG:, PTAG:, FTAG:) reads
+# the owners of a tag from the index alone (migration 0002).
 class SubjectTag(Base):
     __tablename__ = "subject_tags"
-    __table_args__ = (MYSQL,)
+    __table_args__ = (Index("ix_subject_tags_tag_subject", "tag", "subject_id"), MYSQL)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"),
                                             primary_key=True)
-    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
 
 
 class StudyTag(Base):
     __tablename__ = "study_tags"
-    __table_args__ = (MYSQL,)
+    __table_args__ = (Index("ix_study_tags_tag_study", "tag", "study_id"), MYSQL)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
                                           primary_key=True)
-    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
 
 
 class FileTag(Base):
     __tablename__ = "file_tags"
-    __table_args__ = (MYSQL,)
+    __table_args__ = (Index("ix_file_tags_tag_file", "tag", "file_id"), MYSQL)
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"),
                                          primary_key=True)
-    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
 
 
 class Document(Base):

@@ -18,22 +18,26 @@ bar           matches                                           needs
 ============  ===============================================  =================
 
 Job states (``JOB:q|r|e``) come from the batch runner, which registers a clause builder with
-:func:`register_job_filter`; until then ``JOB:`` terms match nothing.
+:func:`register_job_filter`. The first ``JOB:`` term loads it (``nora_server.batch``, imported
+lazily: the archive itself does not depend on the batch package); without a batch package
+``JOB:`` terms match nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from datetime import date
 from typing import Callable
 
 from sqlalchemy import String, and_, cast, distinct, false, func, or_, select, true
 
+from nora_server.archive.dateterms import prefix_range
 from nora_server.archive.errors import FilterError, PermissionDenied
 from nora_server.archive.filters import Filter, Term, parse
 from nora_server.archive.models import File, FileTag, Study, StudyTag, Subject, SubjectTag
 from nora_server.archive.patterns import like
-from nora_server.archive.records import StudyRow
+from nora_server.archive.records import StudyRow, TablePage, bulk
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,12 @@ ALIASES = {"pid": "id", "patient": "name", "sid": "study", "description": "desc"
            "file": "files", "birthdate": "birth", "studydate": "date"}
 COLUMNS = ("id", "name", "birth", "sex", "study", "date", "desc", "modality", "files")
 IDENTITY = ("name", "birth", "sex")
+SUBJECT_COLUMNS = ("id", "name", "birth", "sex")
+ORDER = {"id": Subject.pseudonym, "name": Subject.patient_name, "birth": Subject.birth_date,
+         "sex": Subject.sex, "study": Study.key, "date": Study.study_date,
+         "desc": Study.description, "modality": Study.modality}
+LEVELS = ("study", "subject")
+PAGE_BY_IDS = 5000  # pages up to this size are fetched by id after one evaluation of the bars
 
 _job_filter: Callable[[str], object] | None = None
 
@@ -52,8 +62,22 @@ def register_job_filter(builder: Callable[[str], object] | None) -> None:
     _job_filter = builder
 
 
-def term_clause(column: str, term: Term, *, identity: bool):
-    """SQL clause for one term of the bar ``column`` (every term ends in a wildcard)."""
+BATCH_LINK = "nora_server.batch.archive_link"
+
+
+def _load_job_filter():
+    """Install the batch runner's ``JOB:`` clause builder if the batch package is there."""
+    try:
+        importlib.import_module(BATCH_LINK).install_job_filter()
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not BATCH_LINK.startswith(exc.name):
+            raise
+    return _job_filter
+
+
+def term_clause(column: str, term: Term, *, identity: bool, project_id: int | None = None):
+    """SQL clause for one term of the bar ``column`` (every term ends in a wildcard).
+    ``project_id`` lets a file search read only that project's part of the file index."""
     v = term.value
     if term.attr == "STAG":
         return Study.id.in_(select(StudyTag.study_id).where(like(StudyTag.tag, v,
@@ -67,13 +91,22 @@ def term_clause(column: str, term: Term, *, identity: bool):
     if term.attr == "SDESC":
         return like(Study.description, v, trailing_wildcard=True)
     if term.attr == "JOB":
-        if _job_filter is None:
+        builder = _job_filter or _load_job_filter()
+        if builder is None:
             log.warning("JOB:%s matches nothing: no batch runner registered job states", v)
             return false()
-        return _job_filter(v)
+        return builder(v)
     if column == "files":
-        return Study.id.in_(select(File.study_id).where(like(File.path, v,
-                                                             trailing_wildcard=True)))
+        files = select(File.study_id).where(like(File.path, v, trailing_wildcard=True))
+        if project_id is not None:
+            files = files.where(File.project_id == project_id)
+        return Study.id.in_(files)
+    if column in ("date", "birth"):
+        col = Study.study_date if column == "date" else Subject.birth_date
+        span = prefix_range(v)  # a date prefix: an index range instead of LIKE on text
+        if span is not None:
+            lo, hi = span
+            return col >= lo if hi is None else and_(col >= lo, col < hi)
     if column == "id":
         clause = like(Subject.pseudonym, v, trailing_wildcard=True)
         if identity:
@@ -85,14 +118,15 @@ def term_clause(column: str, term: Term, *, identity: bool):
     return like(col, v, trailing_wildcard=True)
 
 
-def filter_clause(column: str, flt: Filter, *, identity: bool):
+def filter_clause(column: str, flt: Filter, *, identity: bool, project_id: int | None = None):
     if flt.empty:
         return true()
-    return or_(*(and_(*(term_clause(column, t, identity=identity) for t in group))
+    return or_(*(and_(*(term_clause(column, t, identity=identity, project_id=project_id)
+                        for t in group))
                  for group in flt.groups))
 
 
-def bars_clause(bars: dict[str, str] | None, *, identity: bool):
+def bars_clause(bars: dict[str, str] | None, *, identity: bool, project_id: int | None = None):
     """AND of every non-empty bar; raises FilterError / PermissionDenied with clear messages."""
     clauses = []
     for name, text in (bars or {}).items():
@@ -106,14 +140,106 @@ def bars_clause(bars: dict[str, str] | None, *, identity: bool):
                                                        for t in g):
             raise PermissionDenied(f"filtering by {column} needs a role that may see patient "
                                    "identities (member or owner)")
-        clauses.append(filter_clause(column, flt, identity=identity))
+        clauses.append(filter_clause(column, flt, identity=identity, project_id=project_id))
     return and_(true(), *clauses)
 
 
+class _Dates(dict):
+    """ISO text -> date, parsed once per distinct value (a table repeats its dates a lot)."""
+
+    def __missing__(self, text):
+        value = self[text] = date.fromisoformat(text[:10]) if text else None
+        return value
+
+
 class QueryMixin:
+    """The subject/study table. ``table`` answers a filtered, sorted page and the row count in
+    one call; ``studies``/``subjects``/``count_studies`` are its parts."""
+
+    def _table_select(self, proj, bars, level: str, order, descending: bool, *, ids: bool,
+                      only_ids: bool = False, within=None):
+        """(select of the rows, where clause, identity?) for ``studies`` and ``table``.
+        ``only_ids``: select just the row's ids (study level: subject id, study id);
+        ``within``: a clause that replaces the bars (the rows of one page)."""
+        if level not in LEVELS:
+            raise FilterError(f"level {level!r} is unknown: use 'study' or 'subject'")
+        identity = proj.can("identity")
+        where = (bars_clause(bars, identity=identity, project_id=proj.id) if within is None
+                 else within)
+        # dates come back as text and are parsed here: much faster than per-row type processing
+        cols = [Subject.pseudonym]
+        if identity:
+            cols += [Subject.patient_id, Subject.patient_name, cast(Subject.birth_date, String),
+                     Subject.sex]
+        if level == "study":
+            cols += [Study.key, cast(Study.study_date, String), Study.description,
+                     Study.modality]
+        if ids or only_ids:
+            cols += [Subject.id] + ([Study.id] if level == "study" else [])
+        if only_ids:
+            cols = cols[-2:] if level == "study" else cols[-1:] + [Subject.pseudonym]
+        column = ALIASES.get(order.lower(), order.lower()) if order else "id"
+        if column not in ORDER or (level == "subject" and column not in SUBJECT_COLUMNS):
+            allowed = SUBJECT_COLUMNS if level == "subject" else tuple(ORDER)
+            raise FilterError(f"cannot sort {level} rows by {order!r}: use one of "
+                              f"{', '.join(allowed)}")
+        if column in IDENTITY and not identity:
+            raise PermissionDenied(f"sorting by {column} needs a role that may see patient "
+                                   "identities (member or owner)")
+        if level == "subject":
+            q = (select(*cols).distinct().select_from(Subject)
+                 .outerjoin(Study, Study.subject_id == Subject.id))
+            keys = [Subject.pseudonym]
+            if column != "id":  # DISTINCT needs the sort key among the columns
+                q = q.add_columns(ORDER[column])
+                keys.insert(0, ORDER[column])
+        elif column in SUBJECT_COLUMNS:
+            q = select(*cols).join(Study, Study.subject_id == Subject.id)
+            keys = [Subject.pseudonym, Study.key]
+            if column != "id":
+                keys.insert(0, ORDER[column])
+        else:
+            # a study column, ties by study id: the whole table sorts by studies alone (SQLite
+            # walks the date index; MariaDB, told to start from studies, sorts only them
+            # instead of the join of every study with its subject)
+            q = select(*cols).select_from(Study).join(Subject, Study.subject_id == Subject.id)
+            if within is None and not any(t and t.strip() for t in (bars or {}).values()):
+                q = q.prefix_with("STRAIGHT_JOIN", dialect="mysql")
+            keys = [ORDER[column], Study.id]
+        keys = [k.desc() for k in keys] if descending else keys
+        return q.where(Subject.project_id == proj.id, where).order_by(*keys), where, identity
+
+    def _rows(self, conn, proj, q, level: str, identity: bool, with_tags: bool):
+        with bulk():
+            return self._build_rows(conn, proj, q, level, identity, with_tags)
+
+    def _build_rows(self, conn, proj, q, level: str, identity: bool, with_tags: bool):
+        result = conn.execute(q).all()
+        n = 5 if identity else 1  # subject columns; then 4 study columns; then the ids
+        at = n + (4 if level == "study" else 0)  # where Subject.id (then Study.id) is
+        stag = ttag = {}
+        if with_tags:
+            stag = self._tags_by_id(conn, "subject", proj.id, {r[at] for r in result})
+            if level == "study":
+                ttag = self._tags_by_id(conn, "study", proj.id, {r[at + 1] for r in result})
+        day, new, none = _Dates(), tuple.__new__, (None, None, None, None)
+        out = []
+        append = out.append
+        for r in result:  # tuple.__new__: a plain tuple's speed for 100k rows
+            ident = (r[1], r[2], day[r[3]], r[4]) if identity else none
+            if level == "subject":
+                tags = stag.get(r[at], ()) if with_tags else ()
+                append(new(StudyRow, (r[0], None, None, "", "", *ident, tags, tags)))
+            else:
+                tags = (ttag.get(r[at + 1], ()), stag.get(r[at], ())) if with_tags else ((), ())
+                append(new(StudyRow, (r[0], r[n], day[r[n + 1]], r[n + 2] or "", r[n + 3] or "",
+                                      *ident, *tags)))
+        return out
+
     def studies(self, project: str, bars: dict[str, str] | None = None, *,
-                level: str = "study", limit: int | None = None,
-                offset: int = 0) -> list[StudyRow]:
+                level: str = "study", limit: int | None = None, offset: int = 0,
+                order: str | None = None, descending: bool = False,
+                with_tags: bool = False) -> list[StudyRow]:
         """Rows of the subject/study table of ``project`` matching the filter bars.
 
         >>> s.studies("demo", {"name": "A B", "files": "t1_trio*/s0*.nii & STAG:control"})
@@ -121,57 +247,82 @@ class QueryMixin:
 
         ``level="subject"`` returns one row per subject that has a matching study (or, with
         no bars, every subject). Identity fields are ``None`` for roles that may not see them.
+        ``order``: a column (``id``, ``name``, ``birth``, ``sex``, ``study``, ``date``,
+        ``desc``, ``modality``); ties are broken by subject and study, or for a study column
+        (``study``, ``date``, ``desc``, ``modality``) by the order the studies were created in
+        (which lets the database sort studies alone); ``with_tags`` fills
+        ``StudyRow.tags`` (the row's own tags) and ``StudyRow.subject_tags``.
         """
-        proj = self._project(project)
-        identity = proj.can("identity")
-        where = bars_clause(bars, identity=identity)
-        # dates come back as text and are parsed here: much faster than per-row type processing
-        subj_cols = (Subject.pseudonym, Subject.patient_id, Subject.patient_name,
-                     cast(Subject.birth_date, String), Subject.sex)
-        if level == "subject":
-            q = (select(*subj_cols).distinct().select_from(Subject)
-                 .outerjoin(Study, Study.subject_id == Subject.id))
-            order = (Subject.pseudonym,)
-        elif level == "study":
-            q = select(*subj_cols, Study.key, cast(Study.study_date, String), Study.description,
-                       Study.modality).join(Study, Study.subject_id == Subject.id)
-            order = (Subject.pseudonym, Study.key)
-        else:
-            raise FilterError(f"level {level!r} is unknown: use 'study' or 'subject'")
-        q = q.where(Subject.project_id == proj.id, where).order_by(*order)
-        if limit:
-            q = q.limit(limit)
-        if offset:
-            q = q.offset(offset)
-        with self.engine.connect() as conn:
-            result = conn.execute(q).all()
-        iso = date.fromisoformat
-        if level == "subject":
-            if identity:
-                return [StudyRow(r[0], None, None, "", "", r[1], r[2],
-                                 iso(r[3][:10]) if r[3] else None, r[4]) for r in result]
-            return [StudyRow(r[0], None) for r in result]
-        if identity:
-            return [StudyRow(r[0], r[5], iso(r[6][:10]) if r[6] else None, r[7] or "",
-                             r[8] or "", r[1], r[2], iso(r[3][:10]) if r[3] else None, r[4])
-                    for r in result]
-        return [StudyRow(r[0], r[5], iso(r[6][:10]) if r[6] else None, r[7] or "", r[8] or "")
-                for r in result]
+        return self.table(project, bars, level=level, limit=limit, offset=offset, order=order,
+                          descending=descending, with_tags=with_tags, count=False).rows
 
     def subjects(self, project: str, bars: dict[str, str] | None = None) -> list[StudyRow]:
         return self.studies(project, bars, level="subject")
 
     def count_studies(self, project: str, bars: dict[str, str] | None = None, *,
                       level: str = "study") -> int:
-        """How many rows :meth:`studies` would return (for a paged table: count + first page
-        with ``limit``/``offset``)."""
+        """How many rows :meth:`studies` would return."""
         proj = self._project(project)
-        where = bars_clause(bars, identity=proj.can("identity"))
+        with self.engine.connect() as conn:
+            return self._count(conn, proj, bars_clause(bars, identity=proj.can("identity"),
+                                                       project_id=proj.id), level)
+
+    def _count(self, conn, proj, where, level: str) -> int:
         if level == "subject":
             q = (select(func.count(distinct(Subject.id))).select_from(Subject)
                  .outerjoin(Study, Study.subject_id == Subject.id))
         else:
             q = select(func.count()).select_from(Subject).join(Study,
                                                                Study.subject_id == Subject.id)
+        return conn.execute(q.where(Subject.project_id == proj.id, where)).scalar()
+
+    def table(self, project: str, bars: dict[str, str] | None = None, *, level: str = "study",
+              limit: int | None = None, offset: int = 0, order: str | None = None,
+              descending: bool = False, with_tags: bool = True,
+              count: bool = True) -> TablePage:
+        """What a subject/study table view needs after each change of a filter bar, in one
+        call: the rows (a page with ``limit``/``offset``, else all), their tags, and the total
+        number of matching rows (``count=False`` skips counting; ``total`` is then the number
+        of rows returned when no ``limit`` is given, else ``None``).
+
+        >>> page = s.table("demo", {"files": "t1*/s0*.nii"}, order="date", limit=500)
+        ... # doctest: +SKIP
+        >>> page.total, page.rows[0].ref, page.rows[0].tags                 # doctest: +SKIP
+        (1234, 'P001#S1', ('control',))
+        """
+        proj = self._project(project)
+        filtered = any(text and text.strip() for text in (bars or {}).values())
+        if count and filtered and limit and limit <= PAGE_BY_IDS:
+            return self._table_by_ids(proj, bars, level, limit, offset, order, descending,
+                                      with_tags)
+        q, where, identity = self._table_select(proj, bars, level, order, descending,
+                                                ids=with_tags)
+        if limit:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
         with self.engine.connect() as conn:
-            return conn.execute(q.where(Subject.project_id == proj.id, where)).scalar()
+            rows = self._rows(conn, proj, q, level, identity, with_tags)
+            if not limit and not offset or not offset and len(rows) < limit:
+                total = len(rows)  # every matching row is here: no need to count
+            else:
+                total = self._count(conn, proj, where, level) if count else None
+        return TablePage(total, rows)
+
+    def _table_by_ids(self, proj, bars, level, limit, offset, order, descending, with_tags):
+        """A filtered page and its count with ONE evaluation of the bars: the ids of every
+        matching row in table order (their number is the count), then the page's rows by id.
+        Counting separately would evaluate a costly bar (a file search over a million files,
+        FTAG:...) a second time."""
+        q, _, identity = self._table_select(proj, bars, level, order, descending, ids=False,
+                                            only_ids=True)
+        key = Study.id if level == "study" else Subject.id
+        with self.engine.connect() as conn:
+            found = [r[-1] if level == "study" else r[0] for r in conn.execute(q)]
+            page = found[offset:offset + limit]
+            rows = []
+            if page:
+                q = self._table_select(proj, None, level, order, descending, ids=with_tags,
+                                       within=key.in_(page))[0]
+                rows = self._rows(conn, proj, q, level, identity, with_tags)
+        return TablePage(len(found), rows)

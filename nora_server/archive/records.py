@@ -6,10 +6,26 @@ tens of thousands of them, and tuples are built several times faster than datacl
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
+
+
+@contextmanager
+def bulk():
+    """Pause the cyclic garbage collector while building many records: none of them can form
+    a cycle, and otherwise each collection walks every record built so far (three times
+    slower for a 100k-row table)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -41,11 +57,21 @@ class StudyRow(NamedTuple):
     patient_name: str | None = None
     birth_date: date | None = None
     sex: str | None = None
+    tags: tuple[str, ...] = ()  # the row's own tags (study tags; subject tags for subject rows)
+    subject_tags: tuple[str, ...] = ()  # its subject's tags
 
     @property
     def ref(self) -> str:
         """``PID#SID`` (or ``PID`` for a subject-level row)."""
         return self.subject if self.study is None else f"{self.subject}#{self.study}"
+
+
+class TablePage(NamedTuple):
+    """What :meth:`ArchiveSession.table` answers: the number of matching rows (``None`` when
+    not counted) and the rows asked for."""
+
+    total: int | None
+    rows: list[StudyRow]
 
 
 class FileInfo(NamedTuple):

@@ -27,8 +27,9 @@ def subject_id(conn, project_id: int, pid: str, info: dict | None = None) -> int
                                                 Subject.pseudonym == pid)).scalar()
     values = _clean(info, SUBJECT_FIELDS)
     if sid is None:
-        return conn.execute(insert(Subject).values(project_id=project_id, pseudonym=pid,
-                                                   created=utcnow(), **values)).inserted_primary_key[0]
+        return conn.execute(insert(Subject).values(
+            project_id=project_id, pseudonym=pid, created=utcnow(), **values)
+        ).inserted_primary_key[0]
     if values:
         conn.execute(update(Subject).where(Subject.id == sid).values(**values))
     return sid
@@ -69,7 +70,8 @@ def upsert_files(conn, project_id: int, entries: list[dict], *, subject_info=Non
         fid = conn.execute(select(File.id).where(File.study_id == st,
                                                  File.path == e["path"])).scalar()
         if fid is None:
-            fid = conn.execute(insert(File).values(study_id=st, path=e["path"], **values)
+            fid = conn.execute(insert(File).values(project_id=project_id, study_id=st,
+                                                   path=e["path"], **values)
                                ).inserted_primary_key[0]
         else:
             conn.execute(update(File).where(File.id == fid).values(**values))

@@ -16,7 +16,7 @@ from nora_server.archive.errors import ArchiveError, NotFound
 from nora_server.archive.models import File, FileTag, Project, Study, Subject
 from nora_server.archive.names import check_relpath, split_ref
 from nora_server.archive.patterns import has_wildcards, like, matches
-from nora_server.archive.records import FileInfo
+from nora_server.archive.records import FileInfo, bulk
 
 
 def parse_file_ref(text: str) -> tuple[str | None, str]:
@@ -34,12 +34,18 @@ class SelectionMixin:
     _FILE_COLS = (File.id, Project.name, Project.path, Subject.pseudonym, Study.key, File.path,
                   File.kind, File.size, File.checksum, cast(File.added, String))
 
-    def _file_query(self):
+    def _file_query(self, proj=None):
+        """Files with their study and subject (and project, unless ``proj`` is given: then
+        the rows leave out the project's name and folder, which :meth:`_infos` fills in)."""
+        if proj is not None:
+            return (select(*(self._FILE_COLS[:1] + self._FILE_COLS[3:]))
+                    .join(Study, File.study_id == Study.id)
+                    .join(Subject, Study.subject_id == Subject.id))
         return (select(*self._FILE_COLS).join(Study, File.study_id == Study.id)
                 .join(Subject, Study.subject_id == Subject.id)
                 .join(Project, Subject.project_id == Project.id))
 
-    def _infos(self, conn, rows_, with_tags: bool) -> list[FileInfo]:
+    def _infos(self, conn, rows_, with_tags: bool, proj=None) -> list[FileInfo]:
         tags: dict[int, list[str]] = {}
         if with_tags and rows_:
             ids = [r[0] for r in rows_]
@@ -47,12 +53,17 @@ class SelectionMixin:
                 for fid, tag in conn.execute(select(FileTag.file_id, FileTag.tag).where(
                         FileTag.file_id.in_(ids[k:k + 500]))):
                     tags.setdefault(fid, []).append(tag)
-        out, roots = [], {}
-        for fid, proj, ppath, pid, sid, path, kind, size, checksum, added in rows_:
-            root = roots.get(proj) or roots.setdefault(proj, str(self._root(proj, ppath)))
-            out.append(FileInfo(fid, proj, pid, sid, path, root, kind, size, checksum,
-                                datetime.fromisoformat(added),
-                                tuple(sorted(tags.get(fid, ())))))
+        sorted_tags = {fid: tuple(sorted(t, key=str.lower)) for fid, t in tags.items()}
+        out, roots, times, new = [], {}, {}, tuple.__new__
+        if proj is not None:  # one project: its name and folder are not in the rows
+            name, root = proj.name, str(proj.root)
+            rows_ = ((fid, name, None, *rest) for fid, *rest in rows_)
+            roots[name] = root
+        for fid, name, ppath, pid, sid, path, kind, size, checksum, added in rows_:
+            root = roots.get(name) or roots.setdefault(name, str(self._root(name, ppath)))
+            when = times.get(added) or times.setdefault(added, datetime.fromisoformat(added))
+            out.append(new(FileInfo, (fid, name, pid, sid, path, root, kind, size, checksum,
+                                      when, sorted_tags.get(fid, ()))))
         return out
 
     def _file_infos(self, ids: list[int], with_tags: bool = True) -> list[FileInfo]:
@@ -76,7 +87,7 @@ class SelectionMixin:
         inline, pattern = parse_file_ref(pattern)
         ref = inline or ref
         proj = self._project(project)
-        q = self._file_query().where(Subject.project_id == proj.id)
+        q = self._file_query(proj).where(File.project_id == proj.id)
         if pattern not in ("", "*"):
             q = q.where(like(File.path, pattern))
         if ref:
@@ -87,9 +98,27 @@ class SelectionMixin:
                 q = q.where(like(Study.key, sid))
         for tag in tags:
             q = q.where(File.id.in_(select(FileTag.file_id).where(FileTag.tag == tag)))
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, bulk():
             rows_ = conn.execute(q.order_by(Subject.pseudonym, Study.key, File.path)).all()
-            return self._infos(conn, rows_, with_tags)
+            return self._infos(conn, rows_, with_tags, proj)
+
+    def study_files(self, project: str, ref: str, *, with_tags: bool = True) -> list[FileInfo]:
+        """Every file of one study (``"PID#SID"``, matched exactly: ``_`` is no wildcard
+        here), sorted by path, with their tags: what a file tree of the study shows
+        (``FileInfo.series`` is the folder, ``FileInfo.path`` the study-relative path).
+
+        >>> [(f.series, f.path.rpartition("/")[2]) for f in s.study_files("demo", "P001#S1")]
+        ... # doctest: +SKIP
+        [('dwi', 's003.nii.gz'), ('t1_mprage', 's001.nii'), ...]
+        """
+        proj = self._project(project)
+        if split_ref(ref)[1] is None:
+            raise ArchiveError(f"{ref!r} is not a study reference: use PID#SID")
+        with self.engine.connect() as conn:
+            _, study = self._study_id(conn, proj, ref)
+            rows_ = conn.execute(self._file_query(proj).where(File.study_id == study)
+                                 .order_by(File.path)).all()
+            return self._infos(conn, rows_, with_tags, proj)
 
     def resolve_path(self, path) -> tuple[str, str, str, str]:
         """An absolute path inside a project folder -> ``(project, PID, SID, relpath)``."""

@@ -8,8 +8,9 @@ from sqlalchemy import delete, insert, select, update
 
 from nora_server.archive import rows
 from nora_server.archive.errors import ArchiveError, NotFound
-from nora_server.archive.models import (Document, Notification, StudyTag, SubjectTag, User,
-                                        utcnow)
+from nora_server.archive.models import (Document, Notification, Study, StudyTag, Subject,
+                                        SubjectTag, User, utcnow)
+from nora_server.archive.names import split_ref
 from nora_server.archive.records import FileInfo
 
 DOC_KINDS = ("metadata", "batch", "settings", "share", "state")
@@ -55,6 +56,81 @@ class TagsMixin:
             else:
                 q = select(SubjectTag.tag).where(SubjectTag.subject_id == subject)
             return sorted(conn.execute(q).scalars())
+
+    # -- tags of many table rows at once (the subject/study table's context menu) -----------
+    def _tags_by_id(self, conn, level: str, project_id: int, ids) -> dict[int, tuple[str, ...]]:
+        """``{subject or study id: sorted tags}`` for ``ids`` (ids without tags are left out)."""
+        if not ids:
+            return {}
+        if level == "subject":
+            col, tag, q = SubjectTag.subject_id, SubjectTag.tag, select(SubjectTag.subject_id,
+                                                                        SubjectTag.tag)
+            whole = q.join(Subject, Subject.id == col).where(Subject.project_id == project_id)
+        else:
+            col, tag, q = StudyTag.study_id, StudyTag.tag, select(StudyTag.study_id, StudyTag.tag)
+            whole = (q.join(Study, Study.id == col).join(Subject, Subject.id == Study.subject_id)
+                     .where(Subject.project_id == project_id))
+        ids = set(ids)
+        out: dict[int, list[str]] = {}
+        if len(ids) > 2000:  # a large part of the table: every tag of the project is cheaper
+            found = conn.execute(whole)
+        else:
+            found = [r for k in range(0, len(ids), 500)
+                     for r in conn.execute(q.where(col.in_(sorted(ids)[k:k + 500])))]
+        for i, t in found:
+            if i in ids:
+                out.setdefault(i, []).append(t)
+        return {i: tuple(sorted(v, key=str.lower)) for i, v in out.items()}
+
+    def _row_ids(self, conn, proj, refs) -> tuple[dict[str, int], dict[str, int]]:
+        """``refs`` ("PID" / "PID#SID", exact) -> ({ref: subject id}, {ref: study id})."""
+        wanted = [split_ref(r) for r in refs]
+        pids = sorted({pid for pid, _ in wanted})
+        few = len(pids) <= 500  # a few rows: look them up; else read the project's list
+        q = select(Subject.pseudonym, Subject.id).where(Subject.project_id == proj.id)
+        subjects = {p.lower(): i for p, i in conn.execute(
+            q.where(Subject.pseudonym.in_(pids)) if few else q)}
+        study_of = {}
+        if any(sid for _, sid in wanted):
+            q = select(Study.subject_id, Study.key, Study.id)
+            q = (q.where(Study.subject_id.in_(list(subjects.values()))) if few else
+                 q.join(Subject, Subject.id == Study.subject_id)
+                 .where(Subject.project_id == proj.id))
+            study_of = {(s, k.lower()): i for s, k, i in conn.execute(q)}
+        subj, study = {}, {}
+        for ref, (pid, sid) in zip(refs, wanted):
+            if pid.lower() not in subjects:
+                raise NotFound(f"no subject {pid!r} in project {proj.name!r}")
+            if sid is None:
+                subj[ref] = subjects[pid.lower()]
+            elif (subjects[pid.lower()], sid.lower()) in study_of:
+                study[ref] = study_of[(subjects[pid.lower()], sid.lower())]
+            else:
+                raise NotFound(f"no study {sid!r} for subject {pid!r} in project {proj.name!r}")
+        return subj, study
+
+    def row_tags(self, project: str, refs) -> dict[str, tuple[str, ...]]:
+        """Tags of many subjects (``"PID"``) and studies (``"PID#SID"``) in one call:
+        ``{ref: sorted tags}`` for every ref given (``()`` when it has none)."""
+        proj = self._project(project)
+        refs = list(refs)
+        with self.engine.connect() as conn:
+            subj, study = self._row_ids(conn, proj, refs)
+            st = self._tags_by_id(conn, "subject", proj.id, subj.values())
+            tt = self._tags_by_id(conn, "study", proj.id, study.values())
+        return {r: st.get(subj[r], ()) if r in subj else tt.get(study[r], ()) for r in refs}
+
+    def tag_rows(self, project: str, refs, tags, *, remove: bool = False) -> int:
+        """Add (or remove) tags on many subjects and studies at once, all or nothing (an
+        unknown ref changes nothing). Returns how many tag links changed."""
+        tags = split_tags(tags)
+        proj = self._project(project, "write")
+        refs = list(refs)
+        change = rows.remove_tags if remove else rows.add_tags
+        with self.engine.begin() as conn:
+            subj, study = self._row_ids(conn, proj, refs)
+            return (change(conn, "subject", sorted(set(subj.values())), tags)
+                    + change(conn, "study", sorted(set(study.values())), tags))
 
     # -- JSON documents ------------------------------------------------------------------
     def _doc_owner(self, conn, project: str | None, ref: str | None, action: str) -> dict:

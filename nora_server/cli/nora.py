@@ -88,7 +88,21 @@ def _action(a) -> str:
     if len(given) != 1:
         raise UsageError("nora: error: give exactly one of -q, -a, -d, -dp, -o, -pa, -s, -c, "
                          f"--exportmeta, --admin, --rescan (got {len(given)}; see nora --help)")
+    for option, flag, allowed in OPTIONS:
+        if getattr(a, option) not in (None, False) and given[0] not in allowed:
+            raise UsageError(f"nora: error: {flag} goes with "
+                             + " or ".join(FLAG_OF[x] for x in allowed) + " (see nora --help)")
     return given[0]
+
+
+FLAG_OF = {"sql": "-q", "add": "-a", "select": "-s", "createproject": "-c",
+           "exportmeta": "--exportmeta"}
+OPTIONS = [  # (dest, flag, actions it modifies): given elsewhere it is an error, not ignored
+    ("csv", "--csv", ("sql",)), ("to", "--to", ("add",)), ("overwrite", "--overwrite", ("add",)),
+    ("addtag", "--addtag", ("add", "select")), ("rmtag", "--rmtag", ("select",)),
+    ("json", "--json", ("select",)), ("byfilename", "--byfilename", ("select",)),
+    ("from_folder", "--from", ("createproject",)), ("keys", "--keys", ("exportmeta",)),
+]
 
 
 def _need_project(a) -> str:
@@ -97,8 +111,29 @@ def _need_project(a) -> str:
     return a.project
 
 
+SELECT_FLAGS = ("--json", "-j", "--byfilename")
+
+
+def nora_order(argv: list[str]) -> list[str]:
+    """Accept NORA's order ``-s [--json] [--byfilename] PATTERN``: flags written between
+    ``-s`` and its pattern are moved behind the pattern."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg in ("-s", "--select"):
+            j = i + 1
+            while j < len(argv) and argv[j] in SELECT_FLAGS:
+                j += 1
+            if j > i + 1 and j < len(argv):
+                argv[i + 1:j + 1] = [argv[j], *argv[i + 1:j]]
+            break
+    return argv
+
+
 def _main(argv) -> int:
-    a = build_parser().parse_args(argv)
+    if not argv:  # as NORA: "call nora and get help"
+        build_parser().print_help()
+        return 0
+    a = build_parser().parse_args(nora_order(argv))
     setup_logging(a.verbose, "nora")
     action = _action(a)
     if action == "admin" and (not a.admin or a.admin[0] in ("help", "-h", "--help")):
@@ -180,15 +215,25 @@ def do_pathout(s, a) -> int:
 
 def do_select(s, a) -> int:
     project = _need_project(a)
+    if a.byfilename and not a.json:
+        raise UsageError("nora: error: --byfilename goes with --json (-s --json --byfilename "
+                         "PATTERN)")
+    if (a.json or a.byfilename) and (a.addtag or a.rmtag):
+        raise UsageError("nora: error: --json/--byfilename print a selection; --addtag/--rmtag "
+                         "tag it: give one or the other")
+    if a.addtag or a.rmtag:  # both checked before either is applied: nothing half-done
+        add, remove = split_tags(a.addtag or ""), split_tags(a.rmtag or "")
+        if set(map(str.lower, add)) & set(map(str.lower, remove)):
+            raise UsageError("nora: error: the same tag is given to --addtag and --rmtag")
     files = s.select_files(project, a.select)
     if a.addtag or a.rmtag:
         if not files:
             raise ArchiveError(f"no files match {a.select!r} in project {project!r}: "
                                "nothing tagged")
-        if a.addtag:
-            s.tag_files(files, a.addtag)
-        if a.rmtag:
-            s.tag_files(files, a.rmtag, remove=True)
+        if add:
+            s.tag_files(files, add)
+        if remove:
+            s.tag_files(files, remove, remove=True)
         print(f"{len(files)} file(s) tagged", file=sys.stderr)
         return 0
     if a.json:

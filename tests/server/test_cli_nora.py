@@ -37,6 +37,16 @@ def test_select_json(nora, demo):
     assert list(json.loads(out)) == ["s001.nii"] and len(json.loads(out)["s001.nii"]) == 2
 
 
+@pytest.mark.parametrize("args", [["-s", "--json", "*/s001.nii"], ["-s", "-j", "*/s001.nii"],
+                                  ["--select", "--json", "--byfilename", "*/s001.nii"]])
+def test_select_flags_in_noras_order(nora, args):
+    """NORA's usage writes ``--select [--json] [--byfilename] PATTERN``."""
+    rc, out, err = nora("-p", "demo", *args)
+    assert rc == 0, err
+    keys = list(json.loads(out))
+    assert keys == (["s001.nii"] if "--byfilename" in args else ["P001#S1", "P001#S2"])
+
+
 def test_add_copies_and_tags(nora, demo, tmp_path, write):
     a, b = write(tmp_path / "a.nii"), write(tmp_path / "b.nii")
     rc, out, err = nora("-p", "demo", "-a", a, b, "--to", "P009#S1/anat", "--addtag", "x,y",
@@ -124,7 +134,7 @@ def test_admin(nora):
 
 
 @pytest.mark.parametrize("args,code,message", [
-    ([], 2, "give exactly one of"),
+    (["-p", "demo"], 2, "give exactly one of"),
     (["-s", "*"], 2, "needs -p PROJECT"),
     (["-p", "demo", "-s", "*", "-d", "x"], 2, "exactly one"),
     (["--addtag", "x"], 2, "need -s PATTERN"),
@@ -138,10 +148,36 @@ def test_admin(nora):
     (["-c", "demo"], 1, "exists already"),
     (["-p", "demo", "--exportmeta", "*", "*.json", "--keys", ","], 1, "--keys is empty"),
     (["--bogus"], 2, "unrecognized arguments"),
+    (["-p", "demo", "-q", "SELECT 1", "--json"], 2, "--json goes with -s"),
+    (["-p", "demo", "-s", "*", "--csv"], 2, "--csv goes with -q"),
+    (["-p", "demo", "-a", "x.nii", "--rmtag", "t"], 2, "--rmtag goes with -s"),
+    (["-p", "demo", "-d", "x.nii", "--addtag", "t"], 2, "--addtag goes with -a or -s"),
+    (["-p", "demo", "-s", "*", "--byfilename"], 2, "--byfilename goes with --json"),
+    (["-p", "demo", "-s", "*", "--json", "--addtag", "t"], 2, "one or the other"),
+    (["-p", "demo", "-s", "*", "--addtag", "t", "--rmtag", "T"], 2, "same tag"),
+    (["-p", "demo", "-s", "*", "--keys", "a.b"], 2, "--keys goes with --exportmeta"),
+    (["-p", "demo", "-o", "P001#S1/x.nii", "--to", "P001#S1"], 2, "--to goes with -a"),
+    (["-p", "demo", "-s", "*", "--rmtag", "x" * 200], 1, "longer than 128"),
 ])
 def test_errors_are_clear_and_nonzero(nora, args, code, message):
     rc, out, err = nora(*args)
     assert rc == code and message in err and "Traceback" not in err
+
+
+def test_addtag_and_rmtag_together(nora, demo):
+    rc, _, err = nora("-p", "demo", "-s", "t1_trio*/*", "--addtag", "checked", "--rmtag", "good",
+                      user="member")
+    assert rc == 0, err
+    s = demo.session("member")
+    assert [f.tags for f in s.select_files("demo", "t1_trio*/*", with_tags=True)] == [
+        ("checked",)] * 3
+
+
+def test_a_failed_tag_change_changes_nothing(nora, demo):
+    rc, _, err = nora("-p", "demo", "-s", "t1_trio*/*", "--addtag", "new",
+                      "--rmtag", "x" * 200, user="member")
+    assert rc == 1 and "longer than 128" in err
+    assert demo.session("member").select_files("demo", tags=["new"]) == []
 
 
 def test_readers_cannot_write(nora, demo, tmp_path, write):
@@ -151,6 +187,27 @@ def test_readers_cannot_write(nora, demo, tmp_path, write):
     assert rc == 1 and "may not write" in err
     rc, _, err = nora("-p", "demo", "-dp", "P001", user="reader")
     assert rc == 1 and demo.session("admin").select_files("demo") == before
+
+
+def test_no_arguments_print_the_help(nora):
+    rc, out, err = nora()
+    assert rc == 0 and "--select" in out and "--exportmeta" in out and err == ""
+
+
+def test_exportmeta_of_study_root_json(nora, demo, write):
+    """NORA's example ``--exportmeta '*' 'nodeinfo.json'``: a JSON in the study folder."""
+    s = demo.session("member")
+    for ref, age in (("P001#S1", 50), ("P002#S1", 40)):
+        out = s.output_location("demo", ref, "nodeinfo.json")
+        write(out, b'{"patient": {"age": %d}, "scanner": "trio"}' % age)
+        s.index_files([out])
+    rc, out, err = nora("-p", "demo", "--exportmeta", "*", "nodeinfo.json", user="reader")
+    assert rc == 0, err
+    assert lines(out) == ["subject,study,nodeinfo.patient.age,nodeinfo.scanner",
+                          "P001,S1,50,trio", "P002,S1,40,trio"]
+    rc, out, _ = nora("-p", "demo", "--exportmeta", "P002", "nodeinfo.json",
+                      "--keys", "node*.pat*.*", user="reader")
+    assert lines(out) == ["subject,study,nodeinfo.patient.age", "P002,S1,40"]
 
 
 def test_missing_config(monkeypatch, tmp_path, capsys):

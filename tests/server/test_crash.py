@@ -1,9 +1,11 @@
-"""A process killed in the middle of an add or a delete leaves nothing half-written.
+"""A process killed in the middle of an add, an import or a delete leaves nothing half-written.
 
 A child process works on the demo archive and is killed with SIGKILL: either at a named
-checkpoint (``$NORA_CRASH_AT``, deterministic) or from outside while it copies a large file.
-After ``Archive.recover()`` the index and the disk agree, with the operation either fully done
-(it had committed) or fully undone.
+checkpoint (``$NORA_CRASH_AT``, deterministic; ``name@N`` for its N-th pass) or from outside
+while it copies a large file. After ``Archive.recover()`` the index and the disk agree, with
+each operation either fully done (it had committed) or fully undone. Imports: a DICOM import
+(``nora --import``: one add per series) killed while placing its second series, and "create
+project from existing data" killed between two chunks of its bulk index.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from nora_server.archive.models import PendingOp, utcnow
+from nora_server.archive.models import PendingOp, Subject, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = r"""
@@ -35,6 +37,17 @@ elif action == "delete":
     s.delete_files(["P001#S1/dwi/s003.nii.gz"], project="demo")
 elif action == "delete_study":
     s.delete_refs("demo", ["P001#S2"])
+elif action == "index":
+    from nora_server.archive import indexing
+    indexing.CHUNK = 2  # several chunks in a small tree
+    s.create_project_from_folder("legacy", src)
+elif action == "import":
+    import os
+    from nora_server.cli.nora import main
+    from nora_server.config import Settings, write_settings
+    cfg = write_settings(Settings(database=url, storage=storage), src + ".toml")
+    os.environ.update(NORA_CONFIG=str(cfg), NORA_USER="admin")
+    sys.exit(main(["-p", "demo", "--import", src]))
 print("finished")
 """
 
@@ -144,3 +157,68 @@ def test_recover_leaves_live_operations_alone(demo):
                                               "created": utcnow()}])
     assert demo.recover() == ["b" * 32]
     assert demo.recover(force=True) == ["a" * 32]
+
+
+def test_killed_index_of_existing_data_leaves_no_project(demo, tmp_path, write):
+    tree = tmp_path / "tree"
+    for k in range(7):
+        write(tree / f"S{k % 3}/V1/t1/s{k}.nii")
+    proc = child(demo, "index", tree, crash_at="index:chunk@2")  # 2 of 4 chunks written
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    s = demo.session("admin")
+    assert [p.name for p in s.projects()] == ["demo"]  # the transaction never committed
+    with demo.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Subject)).scalar() == 3  # demo's
+    assert s.create_project_from_folder("legacy", tree).files == 7  # and it can be redone
+    assert disk_files(tree) == {str(f.abspath.relative_to(tree))
+                                for f in s.select_files("legacy")}
+
+
+@pytest.fixture
+def dicom_study(tmp_path):
+    """One DICOM study of two series (8 and 6 slices) in one folder."""
+    import numpy as np
+    import pydicom
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import make_affine, write_dicom_series
+
+    src = tmp_path / "dicom"
+    a = write_dicom_series(tmp_path / "a", np.full((8, 8, 8), 5, np.int16),
+                           make_affine(zooms=(1, 1, 2)), description="t1 mprage")
+    b = write_dicom_series(tmp_path / "b", np.full((8, 8, 6), 9, np.int16),
+                           make_affine(zooms=(2, 2, 2)), description="flair")
+    study = pydicom.dcmread(next(a.iterdir())).StudyInstanceUID
+    src.mkdir()
+    for folder, number in ((a, 3), (b, 4)):
+        for f in sorted(folder.iterdir()):
+            ds = pydicom.dcmread(f)
+            ds.StudyInstanceUID, ds.SeriesNumber = study, number
+            ds.save_as(src / f"{folder.name}_{f.name}")
+    return src
+
+
+def imported_series(archive) -> dict[str, int]:
+    """{series folder: number of indexed files} of the subjects the import created."""
+    out: dict[str, int] = {}
+    for f in archive.session("admin").select_files("demo"):
+        if f.subject not in ("P001", "P002", "P003"):
+            out[f.series.split("/")[0]] = out.get(f.series.split("/")[0], 0) + 1
+    return out
+
+
+def test_killed_dicom_import(demo, dicom_study):
+    proc = child(demo, "import", dicom_study, crash_at="add:moved@2")  # placing series 2
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    assert len(demo.recover()) == 1
+    assert_consistent(demo)  # no orphan file, no orphan entry
+    first = imported_series(demo)
+    assert len(first) == 1  # the first series is whole, the second is not there at all
+    proc = child(demo, "import", dicom_study)  # importing again completes the study
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert_consistent(demo)
+    done = imported_series(demo)
+    assert len(done) == 2 and {k: done[k] for k in first} == first

@@ -28,7 +28,7 @@ DOC_EXAMPLES = [
     ("special attribute: studies with tag control", "files", "STAG:control",
      ((T("STAG", "control"),),), ["P001#S1", "P003#S1"]),
     ("special attribute: subjects with an erroneous job", "id", "JOB:e",
-     ((T("JOB", "e"),),), []),
+     ((T("JOB", "e"),),), ["P002#S1"]),
     ("batch FILE argument pattern", "files", "t1*/s0__.nii",
      ((T("", "t1*/s0__.nii"),),), ["P001#S1", "P002#S1"]),
     ("batch FILE argument pattern (three underscores)", "files", "t1*/s0___.nii",
@@ -71,8 +71,36 @@ def test_parse_more(column, text, groups, _):
     assert parse(text) == Filter(groups)
 
 
-def test_demo_rows_doc_examples(demo):
-    s = demo.session("member")
+@pytest.fixture
+def jobs(demo):
+    """Grid jobs of the batch runner (its own tables, migration b001): the latest job of a
+    study or subject decides its state. P001#S1: an error, then re-run and done; P001#S2:
+    queued; P002#S1: error; P003 (a subject-level job): running."""
+    from sqlalchemy import insert, select
+
+    from nora_server.archive.models import Subject, utcnow
+    from nora_server.batch.tables import BatchLaunch, GridJob
+
+    with demo.engine.begin() as conn:
+        ids = {f"{p}#{k}" if k else p: (si, st) for p, k, si, st in conn.execute(
+            select(Subject.pseudonym, Study.key, Subject.id, Study.id).join(Study))}
+        ids["P003"] = (ids["P003#S1"][0], None)
+        conn.execute(insert(BatchLaunch), [{"id": "L1", "project": "demo", "user": "admin",
+                                            "name": "b", "batch": {}, "scheduler": "local",
+                                            "resources": {}, "folder": "/tmp",
+                                            "created": utcnow()}])
+        conn.execute(insert(GridJob), [
+            {"launch_id": "L1", "task_index": n, "project": "demo", "subject": ref[:4],
+             "study": ref[5:] or None, "subject_id": ids[ref][0], "study_id": ids[ref][1],
+             "state": state, "scheduler": "local", "submitted": utcnow()}
+            for n, (ref, state) in enumerate([("P001#S1", "error"), ("P001#S2", "queued"),
+                                              ("P002#S1", "error"), ("P003", "running"),
+                                              ("P001#S1", "done")])])
+    return demo
+
+
+def test_demo_rows_doc_examples(jobs):
+    s = jobs.session("member")
     for where, column, text, _, expected in DOC_EXAMPLES:
         assert [r.ref for r in s.studies("demo", {column: text})] == expected, where
 
@@ -92,6 +120,16 @@ def test_bars_are_combined_with_and(demo):
 def test_subject_level(demo):
     s = demo.session("member")
     assert [r.ref for r in s.subjects("demo", {"files": "STAG:control"})] == ["P001", "P003"]
+
+
+@pytest.mark.parametrize("text,level,expected", [
+    ("JOB:e", "subject", ["P002"]), ("JOB:r", "study", ["P003#S1"]),
+    ("JOB:q", "study", ["P001#S2"]), ("JOB:qr", "study", ["P001#S2", "P003#S1"]),
+    ("JOB:e PTAG:vip", "subject", ["P002"]), ("P00 & JOB:q", "study", ["P001#S2"])])
+def test_job_states_of_the_batch_tables(jobs, text, level, expected):
+    """Without any registration: the first JOB: term loads the batch runner's clause."""
+    rows = jobs.session("reader").studies("demo", {"id": text}, level=level)
+    assert [r.ref for r in rows] == expected
 
 
 def test_job_states_come_from_the_batch_runner(demo):
@@ -135,3 +173,27 @@ def test_count_and_pages(demo):
     assert s.count_studies("demo", {"files": "STAG:control"}) == 2
     assert s.count_studies("demo", {"name": "A"}, level="subject") == 1
     assert [r.ref for r in s.studies("demo", limit=2, offset=1)] == ["P001#S2", "P002#S1"]
+
+
+def test_date_prefixes_become_exact_ranges():
+    """A date bar term is a text prefix of YYYY-MM-DD; its index range must select exactly
+    the dates whose text starts with it (every prefix of every day of 1999-2001, leap year
+    2000 included, plus prefixes no date has)."""
+    from datetime import date, timedelta
+
+    from nora_server.archive.dateterms import prefix_range
+
+    days = [date(1999, 1, 1) + timedelta(k) for k in range(3 * 365 + 1)]
+    texts = [d.isoformat() for d in days]
+    prefixes = {t[:n] for t in texts for n in range(1, 11)} | {
+        "2000-13", "2001-02-29", "2000-02-3", "1999-", "1999-12-", "2000-1", "2000-0"}
+    for p in prefixes:
+        want = [t for t in texts if t.startswith(p)]
+        span = prefix_range(p)
+        if span is None:  # falls back to LIKE: allowed only where no date matches
+            assert want == [], p
+            continue
+        lo, hi = span
+        assert [d.isoformat() for d in days if lo <= d and (hi is None or d < hi)] == want, p
+    assert prefix_range("19*-05") is None and prefix_range("2016-03-1x") is None
+    assert prefix_range("9999") == (date(9999, 1, 1), None)

@@ -116,3 +116,69 @@ def test_migrations_down_and_up(fresh_url):
             assert conn.execute(text("SELECT COUNT(*) FROM files")).scalar() == 0
     finally:
         eng.dispose()
+
+
+def test_schema_of_the_migrations_is_the_models_schema(engine):
+    """``noractl db upgrade`` builds exactly what the models declare (on both back ends)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from nora_server.archive.models import Base
+    from nora_server.batch import tables  # noqa: F401 - its tables are on the same Base
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_head_revisions_without_alembic():
+    from alembic.script import ScriptDirectory
+
+    from nora_server.archive.db import alembic_config, head_revisions
+
+    assert head_revisions() == set(ScriptDirectory.from_config(alembic_config(None)).get_heads())
+
+
+def test_migration_0002_keeps_existing_files(fresh_url, tmp_path):
+    """A database with files from before 0002 gets each file's project filled in, keeps
+    case-insensitive paths, and downgrades back."""
+    from sqlalchemy import text
+
+    from nora_server.archive import Archive
+    from nora_server.archive.admin import ensure_user
+    from nora_server.archive.db import make_engine
+
+    eng = make_engine(fresh_url)
+    try:
+        upgrade(eng, "b001")
+        with eng.begin() as conn:
+            for n, name in ((1, "a"), (2, "b")):
+                conn.execute(text(f"INSERT INTO projects (id, name, description, created) "
+                                  f"VALUES ({n}, '{name}', '', '2020-01-01')"))
+                conn.execute(text(f"INSERT INTO subjects (id, project_id, pseudonym, created) "
+                                  f"VALUES ({n}, {n}, 'P1', '2020-01-01')"))
+                key = conn.dialect.identifier_preparer.quote("key")
+                conn.execute(text(f"INSERT INTO studies (id, subject_id, {key}, description, "
+                                  f"modality, created) VALUES ({n}, {n}, 'S1', '', '', "
+                                  "'2020-01-01')"))
+                conn.execute(text(f"INSERT INTO files (study_id, path, kind, size, added) VALUES "
+                                  f"({n}, 'T1_mprage/s{n}.nii', 'nifti', {n}, '2020-01-01')"))
+                conn.execute(text(f"INSERT INTO file_tags (file_id, tag) VALUES ({n}, 'good')"))
+        upgrade(eng)
+        check_schema(eng)
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT study_id, project_id FROM files ORDER BY 1")
+                                ).all() == [(1, 1), (2, 2)]
+        ensure_user(eng, "root", is_admin=True)
+        s = Archive(eng, tmp_path).session("root")
+        assert [f.path for f in s.select_files("b", "t1*/*")] == ["T1_mprage/s2.nii"]
+        # '=' on the rebuilt table still ignores case (SQLite: the column kept NOCASE)
+        assert s.file_info("p1#s1/t1_MPRAGE/S2.NII", project="b").path == "T1_mprage/s2.nii"
+        assert [r.ref for r in s.studies("a", {"id": "FTAG:GOOD", "files": "t1_"})] == ["P1#S1"]
+        downgrade(eng, "b001")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM files WHERE path LIKE 't1%'")
+                                ).scalar() == 2
+        upgrade(eng)
+    finally:
+        eng.dispose()

@@ -33,6 +33,9 @@ OPERATIONS = {
     "list project": ("reader", _sees_project),
     "subject/study table": ("reader", lambda s, r, c: s.studies("demo")),
     "count rows": ("reader", lambda s, r, c: s.count_studies("demo")),
+    "table page": ("reader", lambda s, r, c: s.table("demo", {"files": "t1*"}, limit=2)),
+    "tags of rows": ("reader", lambda s, r, c: s.row_tags("demo", ["P001#S1", "P002"])),
+    "files of a study": ("reader", lambda s, r, c: s.study_files("demo", "P001#S1")),
     "select files": ("reader", lambda s, r, c: s.select_files("demo", "t1*/s0*.nii")),
     "file info": ("reader", lambda s, r, c: s.file_info("P001#S1/dwi/s003.nii.gz",
                                                         project="demo")),
@@ -54,6 +57,8 @@ OPERATIONS = {
     "create subject": ("member", lambda s, r, c: s.create_subject("demo", f"N{r}")),
     "tag files": ("member", lambda s, r, c: s.tag_files(c["files"], f"t{r}")),
     "tag study": ("member", lambda s, r, c: s.tag("demo", "P001#S1", f"t{r}")),
+    "tag many rows": ("member", lambda s, r, c: s.tag_rows("demo", ["P001#S1", "P002"], r)),
+    "sort by name": ("member", lambda s, r, c: s.table("demo", order="name")),
     "write metadata": ("member", lambda s, r, c: s.set_metadata("demo", "P001#S1", r, {})),
     "output location": ("member", lambda s, r, c: s.output_location("demo", "P001#S1",
                                                                     f"out/{r}.nii")),
@@ -124,7 +129,8 @@ def test_every_api_operation_is_in_the_matrix():
     from nora_server.archive.session import ArchiveSession
 
     public = {n for n in dir(ArchiveSession) if not n.startswith("_")}
-    covered = {"projects", "studies", "count_studies", "select_files", "file_info", "tags", "metadata", "rights",
+    covered = {"projects", "studies", "count_studies", "select_files", "file_info", "tags",
+               "metadata", "rights", "table", "row_tags", "study_files", "tag_rows",
                "add_file", "index_files", "delete_files", "delete_refs", "create_subject",
                "tag_files", "tag", "set_metadata", "output_location", "rescan", "grant",
                "revoke", "notify", "delete_project", "create_project",
