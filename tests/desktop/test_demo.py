@@ -105,5 +105,5 @@ def test_desktop_opens_from_the_plugin_menu(demo_home, monkeypatch, make_napari_
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-nora", "NORA desktop")
     assert widget.context.project == "demo" and widget.context.viewer is viewer
-    assert list(widget.tools) == ["Browser", "Autoloader", "Upload"]
+    assert list(widget.tools) == ["Browser", "Autoloader", "Upload", "Batch", "Jobs", "PACS"]
     widget.wait()

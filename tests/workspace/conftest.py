@@ -3,8 +3,10 @@ the workspace and the ROI tool opened from the Plugins menu (as a user opens the
 before each test. Sharing the window keeps the GUI tests fast; each test still starts from the
 same state (ortho layout, crosshair at the origin, radiological, phantom active, no ROI)."""
 
+import contextlib
 import gc
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import nibabel as nib
 import numpy as np
@@ -33,8 +35,36 @@ def ras_phantom(tmp_path_factory):
     return write_phantom(tmp_path_factory.mktemp("phantom") / "phantom.nii.gz")
 
 
+@contextlib.contextmanager
+def own_app_model(name: str):
+    """A napari app model of its own for a window that outlives one test, as napari's
+    ``make_napari_viewer`` gives each test: plugins register into it, not into the app that
+    other tests' fixtures already registered them in (which napari refuses)."""
+    from app_model import Application
+    from napari._app_model._app import NapariApplication, _napari_names
+    from napari._qt._qapp_model.qactions import init_qactions
+    from napari.plugins import _initialize_plugins
+
+    app = NapariApplication(name)
+    app.injection_store.namespace = _napari_names
+    _initialize_plugins.cache_clear()
+    init_qactions.cache_clear()
+    try:
+        with patch.object(NapariApplication, "get_app_model", return_value=app):
+            yield app
+    finally:
+        Application.destroy(name)
+        _initialize_plugins.cache_clear()
+        init_qactions.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def _window(qapp, ras_phantom):
+    with own_app_model("nora-workspace-tests"):
+        yield from _open_window(ras_phantom)
+
+
+def _open_window(ras_phantom):
     import napari
 
     viewer = napari.Viewer(show=True)
