@@ -151,6 +151,7 @@ def volume_layer(
         name=name,
         scale=scale,
         translate=translate,
+        units=spatial_units(len(scale)),
         metadata=_spatial_meta(geom, affine_vox2ras, shape_vox, path, metadata),
     )
     if layer_type == "image":
@@ -171,8 +172,15 @@ def surface_layer(vertices_ras, faces, *, name: str, path=None, values=None,
     meta = {"source_path": str(path) if path else None}
     meta.update(metadata or {})
     kwargs.setdefault("axis_labels", ("S", "A", "R"))
-    kwargs.update(name=name, metadata=meta)
+    kwargs.update(name=name, metadata=meta, units=spatial_units(3))
     return (data, kwargs, "surface")
+
+
+def spatial_units(ndim: int) -> tuple[str, ...]:
+    """napari units of a layer: mm on the (S, A, R) axes, napari's default on a leading time
+    axis. Given at creation: napari 0.9 leaves a layer's slice empty when its units change
+    after it joined the viewer, and drops all units when layers disagree."""
+    return ("pixel",) * (ndim - 3) + ("mm",) * min(ndim, 3)
 
 
 def layer_name(path) -> str:

@@ -82,10 +82,6 @@ def add_layers(viewer, layer_data: list, origin: dict, role: str = "auto") -> li
     for data, kwargs, kind in _styled(viewer, layer_data, role):
         kwargs = dict(kwargs)
         kwargs["metadata"] = {**(kwargs.get("metadata") or {}), ARCHIVE_KEY: dict(origin)}
-        if "affine_vox2ras" in kwargs["metadata"] and "scale" in kwargs:
-            # our readers work in mm: say so at creation (changing units of a layer already in
-            # the viewer leaves napari with mixed units and, in napari 0.9, an empty slice)
-            kwargs.setdefault("units", ("mm",) * len(kwargs["scale"]))
         layer = Layer.create(data, kwargs, kind)
         if role == "background":
             viewer.layers.insert(0, layer)

@@ -96,7 +96,8 @@ class RoiDrawing:
             return None
         active = self.viewer.layers.selection.active
         prev = self.viewer.add_labels(np.zeros((1,) * layer.ndim, np.uint8), name=PREVIEW_NAME,
-                                      scale=layer.scale, opacity=0.6, blending="additive")
+                                      scale=layer.scale, units=layer.units, opacity=0.6,
+                                      blending="additive")
         self.viewer.layers.selection.active = active  # keep drawing on the ROI
         return prev
 

@@ -75,7 +75,8 @@ def new_roi(viewer, image, *, thresholded: bool = False, name: str | None = None
     color = ROI_COLORS[(n - 1) % len(ROI_COLORS)]
     layer = viewer.add_labels(
         np.ascontiguousarray(data), name=name or f"ROI {n} ({image.name})",
-        scale=image.scale[-3:], translate=image.translate[-3:], metadata=meta, opacity=0.5,
+        scale=image.scale[-3:], translate=image.translate[-3:], units=image.units[-3:],
+        metadata=meta, opacity=0.5,
         colormap={0: "transparent", 1: color, None: color})
     return layer
 

@@ -243,6 +243,7 @@ class WorkspaceController:
         units = [str(u) for u in layer.units]
         if units[-n:] != ["millimeter"] * n:
             layer.units = [*layer.units[:-n], *(["mm"] * n)]
+            layer.refresh(force=True)  # napari 0.9 empties the slice when units change
         workspace_keys.bind_layer(layer, self)
         self.appearance.track(layer)
 

@@ -67,3 +67,23 @@ def test_extra_views_copy_no_image_data(make_napari_viewer, qtbot):
     assert all(m.data is layer.data for v in ctl.views[1:] for m in v.mirrors_of(layer))
     biggest = max(st.size_diff for st in after.compare_to(before, "lineno"))
     assert biggest < 0.25 * vol.nbytes, (biggest, vol.nbytes)
+
+
+def test_main_view_shows_files_and_plain_layers_opened_after_the_workspace(make_napari_viewer,
+                                                                           tmp_path, qtbot):
+    """napari 0.9 empties a layer's slice when its units change after it joined the viewer:
+    readers give mm at creation, and a plain layer the workspace adopts is re-sliced."""
+    import nibabel as nib
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window.add_plugin_dock_widget("napari-nora", "Workspace")
+    vol = np.arange(20 * 24 * 16, dtype=np.int16).reshape(20, 24, 16) + 1
+    nib.save(nib.Nifti1Image(vol, np.diag([2.0, 2.0, 3.0, 1.0])), tmp_path / "aniso.nii.gz")
+    (image,) = viewer.open(str(tmp_path / "aniso.nii.gz"), plugin="napari-nora")
+    plain = viewer.add_image(np.ones((10, 12, 14), np.float32), scale=(3, 2, 2))
+    settle(qtbot)
+    assert [str(u) for u in image.units] == ["millimeter"] * 3
+    assert [str(u) for u in plain.units] == ["millimeter"] * 3
+    for layer in (image, plain):
+        view = np.asarray(layer._slice.image.view)
+        assert view.shape[0] > 1 and view.shape[1] > 1 and view.max() > 0, layer.name
