@@ -23,8 +23,9 @@ def build_viewer(paths=(), *, show=True, desktop=True):
     if not paths and dock is None:
         viewer.open_sample("napari-nora", "brain")
     viewer.window.add_dock_widget(DisplaySettings(viewer), name="Display settings", area="right")
+    # the workspace shares a tabbed dock with the display settings: the desktop keeps its height
     viewer.window.add_dock_widget(WorkspaceWidget(viewer, layout="ortho"), name="Workspace",
-                                  area="right")
+                                  area="right", tabify=True)
     return viewer
 
 
