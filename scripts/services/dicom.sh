@@ -22,9 +22,9 @@ case "${1:-check}" in
     need=$(missing)
     if [ -n "$need" ]; then
       echo "installing DICOM peers: $need"
-      apt-get update -q >/dev/null
+      apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
       # shellcheck disable=SC2086
-      apt-get install -y -q --no-install-recommends $need >/dev/null
+      apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $need >/dev/null
       # Debian's package starts nothing without systemd; make sure no packaged daemon lingers
       # on the default ports (4242/8042), which the tests never use.
     fi
