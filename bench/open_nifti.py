@@ -26,7 +26,7 @@ CACHE = Path(os.environ.get("NORA_BENCH_CACHE", Path(tempfile.gettempdir()) / "n
 SIZES = {"256^3": (256, 256, 256), "512x512x400 CT": (512, 512, 400)}
 
 CHILD = r"""
-import json, resource, sys, time, gc
+import json, sys, time, gc
 import numpy as np
 which, path = sys.argv[1], sys.argv[2]
 import nibabel
@@ -46,7 +46,12 @@ elif which == "napari-nifti":
 else:
     np.asarray(nibabel.load(tiny).dataobj)
 gc.collect()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_kb():
+    # VmHWM belongs to this process's memory map; ru_maxrss would carry the parent's peak
+    # across exec (a parent that just generated the volumes looks like a 0 MiB peak here)
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM"))
+base = hwm_kb()
 t0 = time.perf_counter()
 if which == "a":
     arr = np.asarray(nibabel.load(path).dataobj)
@@ -58,7 +63,7 @@ elif which == "napari-nifti":
     (t,) = reader_function(path)
     arr = t[0]
 dt = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+peak = hwm_kb() - base
 print(json.dumps({"t": dt, "peak_kb": peak, "nbytes": int(np.asarray(arr).nbytes)}))
 """
 

@@ -25,9 +25,10 @@ INITIAL_HALF_WIDTH = 16
 #: Once the box holds this fraction of the image, take the whole image.
 WHOLE_IMAGE_FRACTION = 0.25
 #: A region filling more than this fraction of a box of at least 1/DENSE_BOX of the image, and
-#: reaching all of the box's inner faces, jumps to the whole image.
+#: reaching all of the box's inner faces, jumps to the whole image (a smaller box would mistake
+#: a large organ, which fills its box too, for the background).
 DENSE_FRACTION = 0.5
-DENSE_BOX = 64
+DENSE_BOX = 8
 
 
 def _seed_index(image, seed):
