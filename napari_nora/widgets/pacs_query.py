@@ -7,14 +7,16 @@ patient ID, a date (``*`` any, ``20240315``, ranges ``20240101-20240131`` with o
 are asked for (C-FIND at series level) when the study is expanded. Checked studies are
 retrieved whole, checked series alone; "Pull selected" retrieves them the way the node is
 configured (C-MOVE to our node or C-GET) and imports them through the import pipeline, with a
-progress bar. Patient names, IDs and birth dates are masked by default; the reveal toggle is
-enabled only for users with the ``identity`` right on the current project.
+progress bar. Patient names are pseudonymised (the subject the patient has or would get in the
+project), IDs and birth dates hidden by default; the reveal toggle is enabled only for users
+with the ``identity`` right on the current project.
+
+Everything DICOM goes through :mod:`nora_server.dicom.api`, imported in the methods.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor
@@ -22,7 +24,6 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHea
                             QLineEdit, QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
                             QVBoxLayout, QWidget)
 
-from napari_nora.widgets import pacs_client as pc
 from napari_nora.widgets.desk_worker import run_worker, running, watch
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,10 @@ MODALITIES = ("", "MR", "CT", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "O
 DATA = Qt.ItemDataRole.UserRole
 CHECKABLE = Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | \
     Qt.ItemFlag.ItemIsSelectable
-STAGES = {"query": "searching", "index": "reading headers", "place": "converting and importing",
+STAGES = {"query": "searching", "retrieve": "retrieving", "unzip": "unpacking",
+          "index": "reading headers", "convert": "converting", "place": "importing",
           "node": "waiting for the DICOM node to import"}
+HIDDEN = "****"
 
 
 class PacsQueryWidget(QWidget):
@@ -42,12 +45,14 @@ class PacsQueryWidget(QWidget):
 
     def __init__(self, context, parent=None):
         super().__init__(parent)
+        from nora_server.dicom import api
+
         self.context = context
-        self.dicom = pc.dicom_settings(context)
-        self._salt = secrets.token_bytes(16)
+        self.dicom = api.dicom_settings(context.settings)
         self._syncing = False
-        self.patients: list[pc.Patient] = []
-        self.last_report: pc.PullReport | None = None
+        self.patients: list = []             # api.PatientNode of the last search
+        self.shown_names: dict[str, str] = {}  # patient ID -> pseudonym shown instead
+        self.last_report = None                # api.PullReport of the last pull
         self._build()
         watch(self, context.project_changed, self._on_project_changed)
         self._on_project_changed(context.project)
@@ -131,6 +136,12 @@ class PacsQueryWidget(QWidget):
                              "ae_title, host, port and retrieve = \"move\" or \"get\"")
         return self.dicom.node(name)
 
+    def _pseudonyms(self, patient_ids, project):
+        from nora_server.dicom import api
+
+        return api.display_pseudonyms(patient_ids, session=self.context.session,
+                                      project=project, settings=self.context.settings)
+
     def _on_project_changed(self, project) -> None:
         allowed = project is not None and self.context.can("identity")
         self.reveal.setEnabled(allowed)
@@ -140,28 +151,46 @@ class PacsQueryWidget(QWidget):
         self.pull_button.setEnabled(writable)
         self.pull_button.setText(f"Pull selected into {project}" if writable else
                                  "Pull selected (needs write access to a project)")
+        if self.patients:   # the pseudonyms are the project's subjects
+            run_worker(self, self._pseudonyms, [p.patient_id for p in self.patients], project,
+                       done=self._show_names, failed=lambda e: log.warning("pseudonyms: %s", e))
+        else:
+            self._render_identities()
+
+    def _show_names(self, names: dict) -> None:
+        self.shown_names = names
         self._render_identities()
 
     # -- search -----------------------------------------------------------------------------
     def search(self):
         """C-FIND in a worker; fills the tree with patients and their studies."""
+        from nora_server.dicom import api
+
         try:
             node = self.node()
-            fields = dict(name=self.name.text(), patient_id=self.patient_id.text(),
-                          date=self.date.text(), modality=self.modality.currentText())
-            pc.query_keys(**fields)  # a bad date is said now, not in the worker
+            fields = dict(name=self.name.text().strip(),
+                          patient_id=self.patient_id.text().strip(), date=self.date.text(),
+                          modality=self.modality.currentText().strip().upper())
+            api.study_date(fields["date"])  # a bad date is said now, not in the worker
         except (ValueError, KeyError) as exc:
             self._say(str(exc), error=True)
             return None
         self.search_button.setEnabled(False)
         self._start_progress("query")
-        return run_worker(self, pc.find_patients, node, ae_title=self.dicom.ae_title,
-                          done=self._show_patients, failed=self._search_failed,
-                          progress=self._on_progress, **fields)
+        return run_worker(self, self._find, node, self.context.project, fields,
+                          done=self._show_patients, failed=self._search_failed)
 
-    def _show_patients(self, patients) -> None:
+    def _find(self, node, project, fields):
+        """(worker) The patients -> studies tree and the pseudonyms to show."""
+        from nora_server.dicom import api
+
+        tree = api.query_tree(node, ae_title=self.dicom.ae_title, **fields)
+        return tree, self._pseudonyms([p.patient_id for p in tree], project)
+
+    def _show_patients(self, found) -> None:
         self.search_button.setEnabled(True)
         self._stop_progress()
+        patients, self.shown_names = found
         self.patients = patients
         self._syncing = True
         self.tree.clear()
@@ -171,7 +200,8 @@ class PacsQueryWidget(QWidget):
             pitem.setFlags(CHECKABLE)
             pitem.setCheckState(0, Qt.CheckState.Unchecked)
             pitem.setData(0, DATA, {"level": "PATIENT", "patient": p})
-            pitem.setText(4, "/".join(p.modalities))
+            pitem.setText(4, "/".join(dict.fromkeys(
+                m for s in p.studies for m in _as_list(s.row.get("ModalitiesInStudy")))))
             pitem.setText(6, f"{len(p.studies)} stud{'y' if len(p.studies) == 1 else 'ies'}")
             for s in p.studies:
                 pitem.addChild(self._study_item(s))
@@ -182,14 +212,15 @@ class PacsQueryWidget(QWidget):
         n = sum(len(p.studies) for p in patients)
         self._say(f"{len(patients)} patient(s), {n} stud{'y' if n == 1 else 'ies'}")
 
-    def _study_item(self, s: dict) -> QTreeWidgetItem:
+    def _study_item(self, study) -> QTreeWidgetItem:
+        s = study.row
         item = QTreeWidgetItem()
         item.setFlags(CHECKABLE)
         item.setCheckState(0, Qt.CheckState.Unchecked)
-        item.setData(0, DATA, {"level": "STUDY", "study": s, "loaded": False})
+        item.setData(0, DATA, {"level": "STUDY", "study": study.uid, "loaded": False})
         item.setText(0, s.get("StudyDescription") or "(study)")
         item.setText(3, _date(s.get("StudyDate")))
-        item.setText(4, "/".join(pc._as_list(s.get("ModalitiesInStudy"))))
+        item.setText(4, "/".join(_as_list(s.get("ModalitiesInStudy"))))
         item.setText(5, s.get("AccessionNumber") or "")
         item.setText(6, f"{s.get('NumberOfStudyRelatedSeries') or '?'} / "
                         f"{s.get('NumberOfStudyRelatedInstances') or '?'}")
@@ -208,11 +239,12 @@ class PacsQueryWidget(QWidget):
             return
         data["loaded"] = True
         item.setData(0, DATA, data)
-        uid = data["study"]["StudyInstanceUID"]
-        self.load_series(item, uid)
+        self.load_series(item, data["study"])
 
     def load_series(self, item, study_uid: str):
-        return run_worker(self, pc.find_series, self.node(), study_uid,
+        from nora_server.dicom import api
+
+        return run_worker(self, api.find_series, self.node(), study_uid,
                           ae_title=self.dicom.ae_title,
                           done=lambda rows: self._show_series(item, rows),
                           failed=lambda e: self._show_series(item, e))
@@ -267,27 +299,35 @@ class PacsQueryWidget(QWidget):
         finally:
             self._syncing = False
 
-    def checked_items(self) -> list[pc.PullItem]:
-        """Checked studies (whole) and, in other studies, checked series."""
+    def checked_items(self) -> list:
+        """api.PullTarget of the checked studies (whole) and, in other studies, of their
+        checked series."""
+        from nora_server.dicom import api
+
         out = []
         for i in range(self.tree.topLevelItemCount()):
             patient = self.tree.topLevelItem(i)
             for k in range(patient.childCount()):
                 study = patient.child(k)
-                uid = study.data(0, DATA)["study"]["StudyInstanceUID"]
+                uid = study.data(0, DATA)["study"]
                 if study.checkState(0) == Qt.CheckState.Checked:
-                    out.append(pc.PullItem(uid))
+                    out.append(api.PullTarget(uid))
                     continue
+                series = []
                 for j in range(study.childCount()):
-                    s = study.child(j)
-                    d = s.data(0, DATA)
-                    if d and s.checkState(0) == Qt.CheckState.Checked:
-                        out.append(pc.PullItem(uid, d["series"]["SeriesInstanceUID"]))
+                    d = study.child(j).data(0, DATA)
+                    if d and study.child(j).checkState(0) == Qt.CheckState.Checked:
+                        series.append(d["series"]["SeriesInstanceUID"])
+                if series:
+                    out.append(api.PullTarget(uid, tuple(series)))
         return out
 
     # -- pull -------------------------------------------------------------------------------
     def pull_selected(self):
-        """Retrieve and import the checked studies/series in a worker."""
+        """Retrieve and import the checked studies/series in a worker (the API checks the
+        write right again); with our node running, wait until it has imported a C-MOVE."""
+        from nora_server.dicom import api
+
         items = self.checked_items()
         try:
             node = self.node()
@@ -301,20 +341,22 @@ class PacsQueryWidget(QWidget):
             return None
         self.pull_button.setEnabled(False)
         self._start_progress("retrieve")
-        self._say(f"pulling {len(items)} item(s) from {node.name} into {project}...")
-        workdir = pc.workdir_for(self.context.storage)
-        return run_worker(self, pc.pull, self.context.session, self.dicom, node, project, items,
-                          workdir=workdir, done=self._pulled, failed=self._pull_failed,
+        self._say(f"pulling {len(items)} stud{'y' if len(items) == 1 else 'ies'} from "
+                  f"{node.name} into {project}...")
+        return run_worker(self, api.pull, self.context.session, self.context.settings, node,
+                          project, items, dicom=self.dicom,
+                          workdir=api.workdir(self.context.storage),
+                          wait_s=self.dicom.quiet_seconds + 120,
+                          done=self._pulled, failed=self._pull_failed,
                           progress=self._on_progress)
 
-    def _pulled(self, report: pc.PullReport) -> None:
+    def _pulled(self, report) -> None:
         self.last_report = report
         self._stop_progress()
         self._on_project_changed(self.context.project)
-        lines = report.lines + [f"error {e}" for e in report.errors]
-        self._say("\n".join(lines) or "nothing was retrieved", error=bool(report.errors))
-        if report.retrieved:
-            self.context.archive_changed.emit(self.context.project or "")
+        self._say("\n".join(report.lines()), error=not report.ok)
+        if report.refs or "imported" in report.node_imports.values():
+            self.context.archive_changed.emit(report.project)
 
     def _pull_failed(self, exc) -> None:
         self._stop_progress()
@@ -334,10 +376,9 @@ class PacsQueryWidget(QWidget):
                 p = item.data(0, DATA)["patient"]
                 if show:
                     texts = (p.name.replace("^", " ").strip() or "(no name)", p.patient_id,
-                             _date(p.birth_date))
+                             _date(p.row.get("PatientBirthDate")))
                 else:
-                    texts = (pc.masked(p.name or p.patient_id, self._salt) or "(no name)",
-                             pc.masked(p.patient_id, self._salt), "****")
+                    texts = (self.shown_names.get(p.patient_id, HIDDEN), HIDDEN, HIDDEN)
                 for col, text in enumerate(texts):
                     item.setText(col, text)
         finally:
@@ -353,9 +394,9 @@ class PacsQueryWidget(QWidget):
         self.progress.setVisible(False)
         self.stage.setText("")
 
-    def _on_progress(self, stage: str, done: int, total: int) -> None:
-        self.stage.setText(STAGES.get(stage, stage.replace("retrieve", "retrieving")))
-        if total > 0:
+    def _on_progress(self, stage: str, done: int, total: int | None) -> None:
+        self.stage.setText(STAGES.get(stage, stage))
+        if total:
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
         else:
@@ -376,6 +417,12 @@ def _combined(item) -> Qt.CheckState:
     if states == {Qt.CheckState.Unchecked}:
         return Qt.CheckState.Unchecked
     return Qt.CheckState.PartiallyChecked
+
+
+def _as_list(v) -> list[str]:
+    if v in (None, ""):
+        return []
+    return [str(x) for x in v] if isinstance(v, list) else str(v).split("\\")
 
 
 def _date(text) -> str:

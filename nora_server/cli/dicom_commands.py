@@ -141,7 +141,8 @@ def _import_main(argv) -> int:
 
 def _print_report(lines) -> None:
     for line in lines:
-        out = sys.stdout if line.startswith(("imported", "retrieved", "added")) else sys.stderr
+        out = sys.stdout if line.startswith(("imported", "retrieved", "added",
+                                             "the DICOM node imported")) else sys.stderr
         print(line, file=out)
 
 
@@ -286,7 +287,6 @@ def _cell(v) -> str:
 def _pull(a, node, dicom, settings) -> int:
     from nora_server.dicom.api import workdir
     from nora_server.dicom.pull import PullTarget, pull
-    from nora_server.dicom.service import wait_for_node_import
 
     target = PullTarget(a.study, tuple(a.series or ()))
     _, archive = _session(a.config)
@@ -295,15 +295,12 @@ def _pull(a, node, dicom, settings) -> int:
         session = archive.session()
         try:
             report = pull(session, settings, node, a.project, [target], how=a.how,
-                          dicom=dicom, progress=bars, workdir=workdir(settings.storage))
+                          dicom=dicom, progress=bars, workdir=workdir(settings.storage),
+                          wait_s=a.wait or 0)
         finally:
             bars.close()
         _print_report(report.lines())
         ok = report.ok and report.completed > 0
-        if report.queued_to_node and a.wait and ok:
-            state = wait_for_node_import(dicom, a.study, timeout=a.wait)
-            print(f"node import: {state}", file=sys.stdout if state == "imported" else sys.stderr)
-            ok = state == "imported"
         if ok and a.autoexec_queue and report.imported is not None and report.imported.refs:
             ok = _autoexec(settings, archive, session, a.project, a.autoexec_queue,
                            report.imported.refs)

@@ -3,7 +3,7 @@ each level, pull (retrieve + import) and send, each a plain function that blocks
 and reports through an optional progress callback (run them in a thread worker).
 
 ``progress(stage, done, total)``: ``stage`` is "unzip", "index", "convert", "place" (import)
-or "retrieve", "send" (network); ``total`` may be None while unknown. Everything takes the
+or "retrieve", "send", "find", "node" (network); ``total`` may be None while unknown. Everything takes the
 user's :class:`~nora_server.archive.session.ArchiveSession` (rights are checked there) and the
 site :class:`~nora_server.config.Settings` (``[dicom]``, ``[pacs.*]``); see docs/dicom.md.
 
@@ -25,8 +25,10 @@ Example::
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +43,9 @@ Progress = Callable[[str, int, int | None], None] | None
 
 
 def dicom_settings(settings) -> DicomSettings:
-    """The ``[dicom]`` and ``[pacs.*]`` sections of the site settings."""
+    """The ``[dicom]`` and ``[pacs.*]`` sections of the site settings (defaults for None)."""
+    if settings is None:
+        return DicomSettings()
     return DicomSettings.from_mapping(settings.sections, storage_root=settings.storage)
 
 
@@ -79,7 +83,7 @@ def import_into_project(session, project: str, path, *, settings=None,
     from nora_server.dicom.archive_target import ArchiveTarget
 
     if dicom is None:
-        dicom = dicom_settings(settings) if settings is not None else DicomSettings()
+        dicom = dicom_settings(settings)
     options = ImportOptions(patients_id=patients_id, studies_id=studies_id, pattern=pattern,
                             extrafiles_filter=tuple(extrafiles_filter),
                             policy=dicom.policy(project))
@@ -104,14 +108,36 @@ def find_patients(node: RemoteNode, *, name: str | None = None, patient_id: str 
     return scu.find(node, "PATIENT", ae_title=ae_title, **_keys(name, patient_id))
 
 
+def study_date(text: str | None) -> str | None:
+    """DICOM date matching from what a user types: empty or ``*`` (any date) -> None;
+    ``2024*`` / ``202403*`` -> that year / month as a range; ``20240101``, ranges
+    ``20240101-20240131`` with open ends and ISO ``2024-01-01..2024-01-31`` as given.
+    ValueError for other wildcards."""
+    text = (text or "").strip()
+    if text in ("", "*"):
+        return None
+    m = re.fullmatch(r"(\d{4})(?:-?(\d{2}))?\*", text)
+    if m:
+        year, month = int(m.group(1)), m.group(2)
+        if month is None:
+            return f"{year}0101-{year}1231"
+        if not 1 <= int(month) <= 12:
+            raise ValueError(f"date {text!r}: there is no month {month}")
+        last = calendar.monthrange(year, int(month))[1]
+        return f"{year}{month}01-{year}{month}{last:02d}"
+    if "*" in text or "?" in text:
+        raise ValueError(f"date {text!r}: use *, a date (20240315), a range "
+                         "(20240101-20240131, open ends allowed) or a year/month (2024*, 202403*)")
+    return scu.normalise_date(text)
+
+
 def find_studies(node: RemoteNode, *, name: str | None = None, patient_id: str | None = None,
                  date: str | None = None, modality: str | None = None,
                  description: str | None = None, accession: str | None = None,
                  ae_title: str = "NORA") -> list[dict]:
-    """Studies matching the fields; ``date``: ``20240101``, ``20240101-20240131``, open ends,
-    ``*`` for any, ISO ``2024-01-01..2024-01-31``."""
-    keys = _keys(name, patient_id, None if date in ("*", None) else date, modality, description,
-                 accession)
+    """Studies matching the fields; ``date`` as :func:`study_date` reads it (``*`` any,
+    ``20240101``, ``20240101-20240131``, open ends, ``2024*`` a year, ``202403*`` a month)."""
+    keys = _keys(name, patient_id, study_date(date), modality, description, accession)
     return scu.find(node, "STUDY", ae_title=ae_title, **keys)
 
 
@@ -183,23 +209,34 @@ def display_pseudonym(patient_id: str, *, session=None, project: str | None = No
     """What to show instead of a patient's name: the subject the patient already has in
     ``project``, else the pseudonym the project's policy would give, else a pseudonym stable
     for this process only."""
+    return display_pseudonyms([patient_id], session=session, project=project,
+                              settings=settings)[str(patient_id)]
+
+
+def display_pseudonyms(patient_ids, *, session=None, project: str | None = None,
+                       settings=None) -> dict[str, str]:
+    """:func:`display_pseudonym` of many patients at once (one archive query): {id: shown}."""
     from nora_server.dicom.pseudonym import pseudonym
 
     policy = None
     if project is not None and settings is not None:
         policy = dicom_settings(settings).policy(project)
+    known = {}
     if session is not None and project is not None:
-        from nora_server.dicom.archive_target import ArchiveTarget
         try:
-            existing = ArchiveTarget(session, project).subject_for_patient(patient_id)
+            known = {r.patient_id: r.subject for r in session.subjects(project) if r.patient_id}
         except Exception:  # noqa: BLE001  (no rights, no project: fall back)
-            existing = None
-        if existing:
-            return existing
-    if policy is not None and policy.pseudonymise and policy.pseudonym_key:
-        return pseudonym(patient_id, key=policy.pseudonym_key, prefix=policy.pseudonym_prefix)
-    digest = hmac.new(_SESSION_KEY.encode(), str(patient_id).encode(), hashlib.sha256)
-    return "P" + digest.hexdigest()[:8].upper()
+            pass
+    out = {}
+    for pid in map(str, patient_ids):
+        shown = known.get(pid)
+        if not shown and policy is not None and policy.pseudonymise and policy.pseudonym_key:
+            shown = pseudonym(pid, key=policy.pseudonym_key, prefix=policy.pseudonym_prefix)
+        if not shown:
+            digest = hmac.new(_SESSION_KEY.encode(), pid.encode(), hashlib.sha256)
+            shown = "P" + digest.hexdigest()[:8].upper()
+        out[pid] = shown
+    return out
 
 
 def mask_identity(rows: list[dict], *, reveal: bool = False, **where) -> list[dict]:
@@ -207,11 +244,12 @@ def mask_identity(rows: list[dict], *, reveal: bool = False, **where) -> list[di
     :func:`display_pseudonym` (``where``: its session/project/settings) unless ``reveal``."""
     if reveal:
         return [dict(r) for r in rows]
+    shown = display_pseudonyms({str(r.get("PatientID", "")) for r in rows}, **where)
     out = []
     for r in rows:
         r = dict(r)
         if "PatientName" in r:
-            r["PatientName"] = display_pseudonym(str(r.get("PatientID", "")), **where)
+            r["PatientName"] = shown[str(r.get("PatientID", ""))]
         if r.get("PatientBirthDate"):
             r["PatientBirthDate"] = ""
         out.append(r)

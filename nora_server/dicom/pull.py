@@ -4,7 +4,8 @@
 makes the PACS open an association to our AE title: when the node service runs
 (``noractl start dicom``) it receives them and imports the study once it is quiet (a hint
 tells it the project); otherwise a node is started here for the duration of the pull, on the
-configured port, and what it receives is imported right away.
+configured port, and what it receives is imported right away. ``wait_s`` waits that long
+for the running node to import what it received.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ class PullReport:
     """What a pull retrieved and imported."""
 
     how: str                                                 # "get" or "move"
+    project: str = ""
     transfers: list[scu.TransferSummary] = field(default_factory=list)
     imported: ImportReport | None = None                     # None: left to the node service
     queued_to_node: bool = False                             # the running node imports it
+    node_imports: dict[str, str] = field(default_factory=dict)  # study UID -> wait state
 
     @property
     def completed(self) -> int:
@@ -70,15 +73,28 @@ class PullReport:
         return [e for t in self.transfers for e in t.errors]
 
     @property
+    def refs(self) -> list[str]:
+        """PID#SID of the studies imported here (not those left to the node)."""
+        return self.imported.refs if self.imported is not None else []
+
+    @property
     def ok(self) -> bool:
         return (all(t.ok for t in self.transfers)
-                and (self.imported is None or not self.imported.errors))
+                and (self.imported is None or not self.imported.errors)
+                and all(s == "imported" for s in self.node_imports.values()))
 
     def lines(self) -> list[str]:
         out = [f"retrieved {self.completed} instance(s) by C-{self.how.upper()}, "
                f"{self.failed} failed" + (f"; {'; '.join(self.errors)}" if self.errors else "")]
-        if self.queued_to_node:
+        if self.queued_to_node and not self.node_imports:
             out.append("the DICOM node imports the study once it has been quiet")
+        done = sum(s == "imported" for s in self.node_imports.values())
+        if done:
+            out.append(f"the DICOM node imported {done} stud{'y' if done == 1 else 'ies'} "
+                       f"into {self.project}")
+        out += [f"study {uid}: the DICOM node has not imported it yet (see 'noractl status "
+                f"dicom')" if s == "pending" else f"study {uid}: the DICOM node's import {s}"
+                for uid, s in self.node_imports.items() if s != "imported"]
         if self.imported is not None:
             out += self.imported.lines()
         return out
@@ -108,15 +124,17 @@ def retrieve(node: RemoteNode, targets, folder: Path, *, how: str, dicom: DicomS
 
 
 def pull(session, settings, node: RemoteNode, project: str, targets, *, how: str | None = None,
-         dicom: DicomSettings | None = None, progress=None, workdir=None) -> PullReport:
+         dicom: DicomSettings | None = None, progress=None, workdir=None,
+         wait_s: float = 0) -> PullReport:
     """Retrieve ``targets`` (study UIDs, ``(study, [series])`` pairs or :class:`PullTarget`)
     from ``node`` and import them into ``project`` (its DICOM policy applies).
 
-    ``progress(stage, done, total)``: "retrieve" (instances), then the import's stages.
+    ``progress(stage, done, total)``: "retrieve" (instances), then the import's stages, or
+    "node" (studies) while waiting up to ``wait_s`` for the running node to import a C-MOVE.
     Checks that the user may write ``project`` before anything is retrieved."""
     from nora_server.archive.rights import require
     from nora_server.dicom.api import dicom_settings, import_into_project
-    from nora_server.dicom.service import running_pid, write_hint
+    from nora_server.dicom.service import running_pid, wait_for_node_import, write_hint
 
     dicom = dicom or dicom_settings(settings)
     require(session.role(project), "write", project, session.user)
@@ -124,13 +142,21 @@ def pull(session, settings, node: RemoteNode, project: str, targets, *, how: str
     if how not in ("get", "move"):
         raise ValueError(f"retrieve by 'get' or 'move', not {how!r}")
     targets = [PullTarget.of(t) for t in targets]
-    report = PullReport(how)
+    report = PullReport(how, project)
     if how == "move" and dicom.spool is not None and running_pid(dicom) is not None:
         for t in targets:
             write_hint(dicom.spool, t.study_uid, project)
         report.transfers = retrieve(node, targets, Path("."), how="move", dicom=dicom,
                                     progress=progress)
         report.queued_to_node = True
+        if wait_s > 0 and report.completed:
+            studies = sorted({t.study_uid for t in targets})
+            end = time.monotonic() + wait_s
+            for n, uid in enumerate(studies):
+                if progress is not None:
+                    progress("node", n, len(studies))
+                report.node_imports[uid] = wait_for_node_import(
+                    dicom, uid, timeout=max(0.0, end - time.monotonic()), poll_s=0.25)
         return report
     tmp = Path(tempfile.mkdtemp(prefix="nora-pull-", dir=workdir))
     try:

@@ -27,14 +27,23 @@ def _ids(widget):
     return sorted(p.patient_id for p in widget.patients)
 
 
+def _pseudonym(ctx, pid):
+    from nora_server.dicom import api
+
+    return api.display_pseudonym(pid, session=ctx.session, project="demo",
+                                 settings=ctx.settings)
+
+
 @SQLITE
 def test_search_by_name_with_caret_and_wildcard_masks_names(qtbot, idle, make_context, pacs):
-    w = PacsQueryWidget(make_context("member", pacs))
+    ctx = make_context("member", pacs)
+    w = PacsQueryWidget(ctx)
     qtbot.addWidget(w)
     _search(qtbot, idle, w, name="Doe^J*")
     assert _ids(w) == ["PID-DOE1", "PID-DOE2"]
-    shown = [w.tree.topLevelItem(i).text(0) for i in range(w.tree.topLevelItemCount())]
-    assert all(s.startswith("anon-") for s in shown) and "Doe" not in " ".join(shown)
+    shown = {w.tree.topLevelItem(i).text(0) for i in range(w.tree.topLevelItemCount())}
+    assert shown == {_pseudonym(ctx, "PID-DOE1"), _pseudonym(ctx, "PID-DOE2")}
+    assert "Doe" not in " ".join(shown) and w.tree.topLevelItem(0).text(1) == "****"
     assert w.reveal.isEnabled()  # a member may see identities
     w.reveal.setChecked(True)
     shown = sorted(w.tree.topLevelItem(i).text(0) for i in range(w.tree.topLevelItemCount()))
@@ -44,16 +53,34 @@ def test_search_by_name_with_caret_and_wildcard_masks_names(qtbot, idle, make_co
 
 @SQLITE
 def test_reveal_needs_the_identity_right(qtbot, idle, make_context, pacs):
-    w = PacsQueryWidget(make_context("reader", pacs))
+    ctx = make_context("reader", pacs)
+    w = PacsQueryWidget(ctx)
     qtbot.addWidget(w)
     _search(qtbot, idle, w, name="Smith^Anna")
     assert _ids(w) == ["PID-SMI1"]
     assert not w.reveal.isEnabled()
     w.reveal.setChecked(True)  # even if forced, nothing is revealed
     item = w.tree.topLevelItem(0)
-    assert item.text(0).startswith("anon-") and item.text(1).startswith("anon-")
-    assert item.text(2) == "****"
+    assert item.text(0) == _pseudonym(ctx, "PID-SMI1") and "Smith" not in item.text(0)
+    assert item.text(1) == item.text(2) == "****"
     assert not w.pull_button.isEnabled()  # a reader may not import
+
+
+@SQLITE
+def test_the_api_refuses_a_readers_pull(qtbot, idle, make_context, pacs):
+    from qtpy.QtCore import Qt
+
+    from nora_server.archive.errors import PermissionDenied
+    from nora_server.dicom import api
+
+    ctx = make_context("reader", pacs)
+    w = PacsQueryWidget(ctx)
+    qtbot.addWidget(w)
+    _search(qtbot, idle, w, pid="PID-SMI1")
+    w.tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Checked)
+    assert w.pull_selected() is None and "write" in w.status.text()
+    with pytest.raises(PermissionDenied):  # the API refuses it, not only the button
+        api.pull(ctx.session, ctx.settings, w.node(), "demo", w.checked_items())
 
 
 @SQLITE
@@ -100,15 +127,15 @@ def test_pull_selected_series_by_move_into_the_project(qtbot, idle, make_context
     study = _check_series(qtbot, idle, w, "PID-DOE1", 1)
     assert study.checkState(0).name == "PartiallyChecked"
     (item,) = w.checked_items()
-    assert item.series_uid and item.study_uid == pacs.studies["PID-DOE1"]
+    assert len(item.series_uids) == 1 and item.study_uid == pacs.studies["PID-DOE1"]
     changed = []
     ctx.archive_changed.connect(changed.append)
     with ticks() as t:
         w.pull_selected()
         idle(w, timeout=120)
     assert w.last_report is not None, w.status.text()
-    assert not w.last_report.errors, w.status.text()
-    assert w.last_report.retrieved == 4
+    assert w.last_report.ok, w.status.text()
+    assert w.last_report.completed == 4
     assert t.count >= 3, f"GUI froze: {t.count} ticks in {t.seconds:.2f} s"
     assert changed == ["demo"]
     (ref,) = w.last_report.refs
@@ -128,10 +155,10 @@ def test_pull_whole_study_by_get(qtbot, idle, make_context, pacs):
     _search(qtbot, idle, w, pid="PID-DOE2")
     from qtpy.QtCore import Qt
     w.tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Checked)  # the patient: its studies
-    assert [i.series_uid for i in w.checked_items()] == [None]
+    assert [i.series_uids for i in w.checked_items()] == [()]
     w.pull_selected()
     idle(w, timeout=120)
-    assert w.last_report.retrieved == 5 and not w.last_report.errors, w.status.text()
+    assert w.last_report.completed == 5 and w.last_report.ok, w.status.text()
     (ref,) = w.last_report.refs
     assert [f.path for f in ctx.session.select_files("demo", "*/*.nii*", ref=ref)]
 

@@ -39,6 +39,29 @@ def test_query_tree_groups_patients_studies_series(orthanc, study_uid):
         "Test^Phantom"
 
 
+def test_study_date_reads_what_a_user_types(orthanc):
+    assert api.study_date("*") is None and api.study_date(" ") is None
+    assert api.study_date("2024*") == "20240101-20241231"
+    assert api.study_date("202402*") == api.study_date("2024-02*") == "20240201-20240229"
+    assert api.study_date("2024-01-01..2024-01-31") == "20240101-20240131"
+    assert api.study_date("20240101-") == "20240101-"
+    for bad in ("2024-13*", "2024*x", "20?40101"):
+        with pytest.raises(ValueError, match="date"):
+            api.study_date(bad)
+    assert [r["PatientID"] for r in api.find_studies(orthanc.node, patient_id="PHANTOM01",
+                                                     date="2024*")] == ["PHANTOM01"]
+    assert api.find_studies(orthanc.node, patient_id="PHANTOM01", date="2023*") == []
+
+
+def test_display_pseudonyms_are_the_projects_subjects(archive_session, oblique_series):
+    api.import_into_project(archive_session, "demo", oblique_series[0])
+    shown = api.display_pseudonyms(["PHANTOM01", "OTHER"], session=archive_session,
+                                   project="demo")
+    (subject,) = [r.subject for r in archive_session.subjects("demo")]
+    assert shown["PHANTOM01"] == subject
+    assert shown["OTHER"] == api.display_pseudonym("OTHER") != "OTHER"
+
+
 def test_names_are_masked_unless_revealed(orthanc, archive_session):
     rows = api.find_studies(orthanc.node, name="Test^Phantom")
     masked = api.mask_identity(rows)

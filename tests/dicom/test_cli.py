@@ -142,8 +142,11 @@ def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique
     assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 1
     assert "project 'anon' does not exist" in capsys.readouterr().err  # checked before moving
     assert nora.main(["-c", "anon"]) == 0
-    assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 0
-    assert "retrieved 20 instance(s) by C-MOVE" in capsys.readouterr().out
+    assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study,
+                      "--wait", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "retrieved 20 instance(s) by C-MOVE" in out
+    assert "the DICOM node imported 1 study into anon" in out   # pull(wait_s=) waited
     end = time.monotonic() + 20
     demo = anon = []
     while time.monotonic() < end and not (demo and anon):
