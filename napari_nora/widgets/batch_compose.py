@@ -1,5 +1,6 @@
-"""The batch tool's logic, without Qt: argument rows from a job's code, the job menu, file
-previews per subject, and the batch runner of a desktop.
+"""The batch tool's logic, without Qt: argument rows from a job's code, the job menu, and the
+one-line summary of file previews. What needs the archive (previews, saved batches, launches)
+goes through the desktop's :class:`~nora_server.batch.client.BatchClient`, ``context.batch``.
 
 A generic BASH or Python job gets one argument row per ``$f1``, ``$o1``, ``$p1``, ``$s1``,
 ``$n1`` its code refers to, as in NORA::
@@ -10,16 +11,15 @@ A generic BASH or Python job gets one argument row per ``$f1``, ``$o1``, ``$p1``
     {'type': 'OUT', 'var': 'o1', 'name': '', 'study': ''}
 
 Arguments are the dicts of the batch document (:mod:`nora_server.batch.model`), each with its
-``var``; :func:`nora_server.batch.model.parse_batch` validates the finished batch.
+``var``; ``BatchClient.validate`` checks the finished batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-import weakref
-
-from nora_server.batch.substitute import referenced_vars
+from pathlib import Path
 
 #: argument types a variable letter may take (the first is the default)
 LETTER_TYPES = {"f": ("FILE",), "o": ("OUT",), "p": ("PATHOUT",), "s": ("STRING", "OPTION"),
@@ -37,7 +37,9 @@ def var_key(var: str) -> tuple[int, int]:
 
 def code_vars(code: str) -> list[str]:
     """The job variables ``code`` refers to, in row order."""
-    return sorted(referenced_vars(code), key=var_key)
+    from nora_server.batch.client import BatchClient
+
+    return [row["var"] for row in BatchClient.argument_rows(code)]
 
 
 def default_arg(var: str, kind: str | None = None) -> dict:
@@ -63,37 +65,28 @@ def default_arg(var: str, kind: str | None = None) -> dict:
 
 def function_catalog() -> dict[str, str]:
     """Registered job functions: ``{name: first line of its description}``."""
-    from nora_server.batch import functions
-
-    if hasattr(functions, "catalog"):  # the registry's own listing, where it has one
-        entries = {e["name"]: e.get("doc") or "" for e in functions.catalog()}
-    else:  # no public listing yet: read the registry, never change it
-        entries = {n: fn.__doc__ or "" for n, fn in functions._REGISTRY.items()}
-    return {name: (doc.strip().splitlines() or [""])[0] for name, doc in sorted(entries.items())}
+    return {f["name"]: ((f.get("doc") or "").strip().splitlines() or [""])[0]
+            for f in _functions()}
 
 
-def function_vars(name: str) -> list[str]:
-    """Variables a registered function documents (``"Copy $f1 to $o1"`` -> f1, o1)."""
-    from nora_server.batch.functions import lookup
+def _functions() -> list[dict]:
+    from nora_server.batch.client import BatchClient
 
-    return code_vars(lookup(name).__doc__ or "")
+    return BatchClient.functions()
 
 
 def function_args(name: str) -> list[dict]:
-    """The arguments a registered function takes: its argument templates where the registry
-    has them, else one per variable its docstring names."""
-    from nora_server.batch import functions
-
-    spec = functions.spec(name) if hasattr(functions, "spec") else None
-    if spec and spec.get("args"):
-        out = []
-        for t in spec["args"]:
-            arg = default_arg(t["var"], t["type"])
-            arg.update({k: t[k] for k in ("pattern", "name", "study", "value", "choices")
-                        if k in t})
-            out.append(arg)
-        return out
-    return [default_arg(v) for v in function_vars(name)]
+    """The arguments a registered function takes, from its argument templates."""
+    spec = next((f for f in _functions() if f["name"] == name), None)
+    if spec is None:
+        raise ValueError(f"no registered job function {name!r}")
+    out = []
+    for t in spec.get("args") or []:
+        arg = default_arg(t["var"], t["type"])
+        arg.update({k: t[k] for k in ("pattern", "name", "study", "value", "choices")
+                    if k in t})
+        out.append(arg)
+    return out
 
 
 def new_job(kind: str, *, number: int = 1) -> dict:
@@ -130,50 +123,18 @@ def batch_doc(name: str, level: str, jobs: list[dict], resources: dict | None = 
 # -- previews ---------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Preview:
-    """What one FILE pattern matches for one target (subject, or subject/study)."""
+    """What one FILE pattern matches for one target (subject, or subject/study), as shown."""
 
     target: str
     files: tuple[str, ...] = ()   # "STUDY/relative/path"
     error: str = ""
 
 
-def targets_for(session, project: str, refs, level: str, *, limit: int | None = None):
-    """Batch targets for the selected refs (``PID`` or ``PID#SID``), at most ``limit``."""
-    from nora_server.batch.archive_link import archive_targets
-
-    refs = list(refs)
-    targets = archive_targets(session, project, level=level, refs=refs)
-    return targets[:limit] if limit else targets
-
-
-def preview(session, project: str, targets, pattern: str, selector: str, level: str) -> list:
-    """The files ``pattern`` matches in the studies ``selector`` picks, per target: exactly
-    what the job will see (the runner's own selection and matching, on the file index)."""
-    from nora_server.batch.resolve import MissingInputError, match_files, select_studies
-
-    out = []
-    pattern = pattern.strip()
-    for t in targets:
-        if not pattern:
-            out.append(Preview(t.label, error="no pattern"))
-            continue
-        try:
-            studies = select_studies(t, selector, level=level)
-        except MissingInputError as exc:
-            out.append(Preview(t.label, error=str(exc)))
-            continue
-        if not studies:
-            out.append(Preview(t.label, error=f"no study for selector {selector or 'default'!r}"))
-            continue
-        by_study: dict[str, list[str]] = {}
-        for f in session.select_files(project, "*", ref=t.subject):
-            if f.subject.lower() == t.subject.lower():
-                by_study.setdefault(f.study.lower(), []).append(f.path)
-        found = [f"{s.id}/{p}" for s in studies
-                 for p in match_files(pattern, by_study.get(s.id.lower(), []))]
-        out.append(Preview(t.label, tuple(found),
-                           "" if found else "no match in " + ", ".join(s.id for s in studies)))
-    return out
+def shown(rows, root) -> list[Preview]:
+    """``BatchClient.preview`` rows (absolute paths under the project folder ``root``) as
+    shown: paths from the subject's folder (``"S1/t1/s001.nii"``)."""
+    return [Preview(r.target, tuple(os.path.relpath(f, Path(root) / r.target.split("#")[0])
+                                    for f in r.files), r.error or "") for r in rows]
 
 
 def summarise(previews: list[Preview], more: int = 0) -> str:
@@ -192,34 +153,10 @@ def summarise(previews: list[Preview], more: int = 0) -> str:
     return text
 
 
-# -- the runner of a desktop --------------------------------------------------------------------
-_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def batch_settings(context) -> dict:
     """The ``[batch]`` section of the desktop's nora.toml (empty without settings)."""
     settings = getattr(context, "settings", None)
     return dict((settings.sections if settings else {}).get("batch") or {})
-
-
-def runner_for(context, executor: str | None = None):
-    """The :class:`~nora_server.batch.service.BatchRunner` of ``context`` for ``executor``
-    (``local`` or ``slurm``; default: ``[batch] executor``), built once per context."""
-    from nora_server.cli.batch_commands import make_runner
-    from nora_server.config import Settings
-
-    section = batch_settings(context)
-    kind = executor or section.get("executor", "local")
-    cache = _RUNNERS.setdefault(context, {})
-    if kind not in cache:
-        session = context.session
-        settings = context.settings or Settings(
-            database=session.engine.url.render_as_string(hide_password=False),
-            storage=session.archive.storage)
-        settings = dataclasses.replace(settings, sections={**settings.sections,
-                                                           "batch": {**section, "executor": kind}})
-        cache[kind] = make_runner(settings, session.archive, session)
-    return cache[kind]
 
 
 def resources_text(res: dict) -> str:

@@ -6,8 +6,8 @@ Jobs come from the "Add job" menu: the generic BASH and Python jobs, whose code 
 is typed), and the registered Python functions of :mod:`nora_server.batch.functions`. A batch
 is saved in the project as an archive document (kind ``batch``, as ``nora --savebatch`` does),
 or to a JSON file. Launching runs it through the desktop's
-:class:`~nora_server.batch.service.BatchRunner` on ``context.selection`` with the run options,
-then emits ``context.jobs_changed``; the job monitor shows the jobs.
+:class:`~nora_server.batch.client.BatchClient` (``context.batch``) on ``context.selection``
+with the run options, then emits ``context.jobs_changed``; the job monitor shows the jobs.
 """
 
 from __future__ import annotations
@@ -146,17 +146,12 @@ class BatchToolWidget(QWidget):
 
     def set_document(self, doc: dict) -> None:
         """Show a batch document (validated first: a bad one changes nothing)."""
-        from nora_server.batch.model import parse_batch
+        from nora_server.batch.client import BatchClient
 
-        batch = parse_batch(doc)
-        self.name.setText(batch.name)
-        self.level.setCurrentText(batch.level)
-        jobs = [j.to_dict() for j in batch.jobs]
-        for job, raw in zip(jobs, doc["jobs"]):  # keep what to_dict drops (choices)
-            for arg, raw_arg in zip(job["args"], raw.get("args") or []):
-                if "choices" in raw_arg:
-                    arg["choices"] = raw_arg["choices"]
-        res = batch.resources
+        batch = BatchClient.validate(doc)
+        self.name.setText(batch["name"])
+        self.level.setCurrentText(batch["level"])
+        res = batch["resources"]
         if "partition" in res:
             self.partition.setText(res["partition"] or "")
         if "cpus" in res:
@@ -165,20 +160,18 @@ class BatchToolWidget(QWidget):
             self.memory.setValue(float(res["mem_gb"] or 0))
         if "time_min" in res:
             self.time.setValue(int(res["time_min"]))
-        self.jobs_editor.set_jobs(jobs)
+        self.jobs_editor.set_jobs(batch["jobs"])
 
     # -- save / load ----------------------------------------------------------------------------
     def saved_batches(self) -> list[str]:
         if self.context.project is None:
             return []
-        return self.context.session.documents("batch", project=self.context.project)
+        return self.context.batch.batches(self.context.project)
 
     def save_to_archive(self) -> str | None:
         """Store the batch in the project (a ``batch`` document); returns its name."""
-        from nora_server.batch.archive_link import save_batch
-
-        return self._guard(lambda: self._saved(save_batch(
-            self.context.session, self._project(), self.document())))
+        return self._guard(lambda: self._saved(self.context.batch.save(self._project(),
+                                                                       self.document())))
 
     def _saved(self, name: str) -> str:
         self._refresh_saved(name)
@@ -186,20 +179,17 @@ class BatchToolWidget(QWidget):
         return name
 
     def load_saved(self, name: str) -> bool:
-        from nora_server.batch.archive_link import load_batch
-
         if not name:
             return False
-        return self._guard(lambda: (self.set_document(load_batch(
-            self.context.session, self._project(), name)), self._say(f"loaded {name!r}"))) \
-            is not None
+        return self._guard(lambda: (self.set_document(self.context.batch.load(
+            self._project(), name)), self._say(f"loaded {name!r}"))) is not None
 
     def save_json(self, path) -> Path | None:
-        from nora_server.batch.model import parse_batch
+        from nora_server.batch.client import BatchClient
 
         def write():
             doc = self.document()
-            parse_batch(doc)
+            BatchClient.validate(doc)
             Path(path).write_text(json.dumps(doc, indent=1))
             self._say(f"wrote {path}")
             return Path(path)
@@ -230,13 +220,13 @@ class BatchToolWidget(QWidget):
     # -- launch -----------------------------------------------------------------------------
     def launch(self):
         """Launch the batch on the selection in a worker; returns the worker (or None)."""
-        from nora_server.batch.model import parse_batch
+        from nora_server.batch.client import BatchClient
 
         refs = self.context.selection
         try:
             project = self._project()
             doc = self.document()
-            parse_batch(doc)
+            BatchClient.validate(doc)
             if not refs:
                 raise ValueError("select subjects or studies in the table first")
         except Exception as exc:  # noqa: BLE001 - said in the status line
@@ -248,9 +238,8 @@ class BatchToolWidget(QWidget):
         self._say(f"launching {doc['name']!r} on {len(refs)} selected ({level} level)...")
 
         def work():
-            targets = bc.targets_for(self.context.session, project, refs, level)
-            runner = bc.runner_for(self.context, executor)
-            return runner.launch(doc, targets, project=project, resources=doc["resources"])
+            return self.context.batch.launch(project, doc, refs, level=level,
+                                             resources=doc["resources"], executor=executor)
         return run_worker(self, work, done=self._launched, failed=self._launch_failed)
 
     def _launched(self, result) -> None:
@@ -279,13 +268,22 @@ class BatchToolWidget(QWidget):
             return None
         self._preview_gen += 1
         gen, level = self._preview_gen, self.level.currentText()
-        session = self.context.session
+        context = self.context
 
         def work():
-            targets = bc.targets_for(session, project, refs, level)
-            shown = targets[:PREVIEW_TARGETS]
-            return {v: (bc.preview(session, project, shown, a["pattern"], a.get("study", ""),
-                                   level), len(targets) - len(shown)) for v, a in rows.items()}
+            client = context.batch
+            targets = client.targets(project, refs, level=level)
+            first = targets[:PREVIEW_TARGETS]
+            root = context.session.project(project).root
+            out = {}
+            for v, a in rows.items():
+                pattern = a["pattern"].strip()
+                previews = (bc.shown(client.preview(project, pattern, study=a.get("study", ""),
+                                                    level=level, targets=first), root)
+                            if pattern else [bc.Preview(t.label, error="no pattern")
+                                             for t in first])
+                out[v] = (previews, len(targets) - len(first))
+            return out
         return run_worker(self, work, done=lambda r: self._show_previews(gen, r),
                           failed=lambda e: self._show_previews(gen, e))
 

@@ -24,11 +24,19 @@ ROW_HEIGHT = 22
 MAX_COLUMN_PX = 130
 
 
-def load_matcher(session, project: str):
-    """The project's table with its filter indexes, built in the worker (not on a key)."""
+def load_matcher(context, project: str):
+    """The project's table with its job markers and filter indexes, built in the worker (not
+    on a key)."""
     from nora_server.desktop.matching import Matcher
 
-    return Matcher(study_table.load_table(session, project)).prepare()
+    table = study_table.load_table(context.session, project)
+    table.jobs = job_markers(context, table)
+    return Matcher(table).prepare()
+
+
+def job_markers(context, table) -> dict[int, str]:
+    """``table.jobs`` from the batch client's job markers of the table's project."""
+    return study_table.job_states(table, context.batch.markers(table.project))
 
 
 class BrowserWidget(QWidget):
@@ -112,7 +120,7 @@ class BrowserWidget(QWidget):
             self.model.set_table(None)
             return
         self.status.setText(f"loading {project}...")
-        self.tasks.run(load_matcher, self.context.session, project,
+        self.tasks.run(load_matcher, self.context, project,
                        channel="table", done=self._on_table_loaded)
 
     def _on_table_loaded(self, matcher) -> None:
@@ -153,8 +161,7 @@ class BrowserWidget(QWidget):
                 table.jobs = jobs
                 self.model.refresh_rows(None)
 
-        self.tasks.run(study_table.job_states, self.context.session, project, channel="jobs",
-                       done=update)
+        self.tasks.run(job_markers, self.context, table, channel="jobs", done=update)
 
     def _on_tags_changed(self, refs: list) -> None:
         table = self.model.table

@@ -4,7 +4,8 @@ The browser, autoloader, upload, batch tool, job monitor and PACS query widgets 
 each other directly: each holds the same :class:`DesktopContext`, reads its attributes and
 reacts to its signals (one-way state, STYLE.md 3). The archive is reached only through
 ``context.session`` (the client interface of DESIGN.md, an
-:class:`nora_server.archive.session.ArchiveSession`)::
+:class:`nora_server.archive.session.ArchiveSession`), batches and jobs only through
+``context.batch`` (a :class:`nora_server.batch.client.BatchClient`)::
 
     ctx = DesktopContext.connect()                 # nora.toml from $NORA_CONFIG, user $NORA_USER
     ctx.project_changed.connect(table.reload)
@@ -22,6 +23,7 @@ tools that save results next to their source (the ROI tool) read it and reach th
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from psygnal import Signal
@@ -60,6 +62,8 @@ class DesktopContext:
         #: the subject/study table's visible order, set by the browser: an object with
         #: ``neighbour(ref, step) -> ref | None`` (see :meth:`neighbour`)
         self.order = None
+        self._batch = None
+        self._batch_lock = threading.Lock()
 
     @classmethod
     def connect(cls, config: str | os.PathLike | None = None, user: str | None = None, *,
@@ -71,6 +75,18 @@ class DesktopContext:
 
         settings = load_settings(config)
         return cls(Archive.from_settings(settings).session(user), settings, viewer=viewer)
+
+    @property
+    def batch(self):
+        """The :class:`nora_server.batch.client.BatchClient` of this session and site (opened
+        on first use, from any thread): the batch tool's and job monitor's only way to the
+        saved batches, the job table and the schedulers."""
+        with self._batch_lock:
+            if self._batch is None:
+                from nora_server.batch.client import BatchClient
+
+                self._batch = BatchClient(self.session, self.settings)
+            return self._batch
 
     # -- current project ---------------------------------------------------------------
     @property

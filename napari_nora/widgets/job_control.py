@@ -1,19 +1,15 @@
 """The job monitor's logic, without Qt: refresh the job table (one scheduler query per
-scheduler in use), a job as JSON, kill, re-run the failed jobs of launches.
+scheduler kind in use), a job as JSON, its log, kill, re-run the failed jobs of launches.
 
-Every call goes through the desktop's batch runners (:func:`batch_compose.runner_for`), one per
-scheduler kind (``local``, ``slurm``): a job is refreshed, killed and re-run by the scheduler
-that runs it.
+Every call goes through the desktop's :class:`~nora_server.batch.client.BatchClient`
+(``context.batch``), which checks the user's rights and sends each job to the scheduler that
+runs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy import distinct, select
-
-from napari_nora.widgets.batch_compose import runner_for
 
 #: the states of the job table, in NORA's order (see nora_server.batch.scheduler.STATES)
 STATES = ("queued", "running", "done", "error", "cancelled")
@@ -32,23 +28,9 @@ class Snapshot:
     errors: list[str] = field(default_factory=list)  # schedulers that did not answer
 
 
-def _plain(row) -> dict:
-    d = dict(row._mapping)
-    for k, v in d.items():
-        if isinstance(v, datetime):
-            d[k] = v.replace(microsecond=0).isoformat(sep=" ")
-    return d
-
-
-def active_schedulers(engine, project: str | None) -> list[str]:
-    """Scheduler kinds with queued or running jobs (of ``project``)."""
-    from nora_server.batch.tables import GridJob
-
-    q = select(distinct(GridJob.scheduler)).where(GridJob.state.in_(("queued", "running")))
-    if project:
-        q = q.where(GridJob.project == project)
-    with engine.connect() as conn:
-        return sorted(conn.execute(q).scalars())
+def _plain(row: dict) -> dict:
+    return {k: v.replace(microsecond=0).isoformat(sep=" ") if isinstance(v, datetime) else v
+            for k, v in row.items()}
 
 
 def refresh(context, project: str | None, *, include_done: bool = False,
@@ -57,56 +39,38 @@ def refresh(context, project: str | None, *, include_done: bool = False,
     and read the job table of ``project``: finished jobs only with ``include_done``; failed
     and cancelled jobs always."""
     snap = Snapshot()
-    runner = runner_for(context)
+    client = context.batch
     if query:
-        for kind in active_schedulers(runner.engine, project):
-            report = runner_for(context, kind).refresh(project=project)
-            snap.queries += report.queries
-            snap.changed += report.changed
-            if report.error:
-                snap.errors.append(f"{kind}: {report.error}")
-    snap.rows = [_plain(r) for r in runner.jobs(project=project, include_done=include_done)]
+        report = client.refresh(project)
+        snap.queries, snap.changed = report.queries, report.changed
+        if report.error:
+            snap.errors.append(report.error)
+    snap.rows = [_plain(r) for r in client.jobs(project, include_done=include_done)]
     return snap
 
 
 def job_document(context, job: dict) -> dict:
-    """The job's row with its launch (the batch document, resources, user, re-run parent)."""
-    from nora_server.batch.tables import BatchLaunch
-
-    with runner_for(context).engine.connect() as conn:
-        launch = conn.execute(select(BatchLaunch).where(
-            BatchLaunch.id == job["launch_id"])).first()
-    out = dict(job)
-    if launch is not None:
-        out["launch"] = _plain(launch)
-    return out
+    """The job's row with its launch (user, scheduler, resources) and batch document."""
+    return context.batch.job(int(job["id"]))
 
 
 def log_text(context, job_id: int) -> str:
-    return runner_for(context).log_text(int(job_id))
+    return context.batch.log(int(job_id))
 
 
 def kill(context, jobs: list[dict]) -> int:
-    """Cancel the queued or running ``jobs`` (rows), each through its own scheduler."""
-    by_kind: dict[str, list[int]] = {}
-    for j in jobs:
-        if j["state"] in ("queued", "running"):
-            by_kind.setdefault(j["scheduler"], []).append(int(j["id"]))
-    return sum(runner_for(context, kind).cancel(ids) for kind, ids in by_kind.items())
+    """Cancel the queued or running ``jobs`` (rows)."""
+    return context.batch.cancel([j["id"] for j in jobs if j["state"] in ("queued", "running")])
 
 
 def rerun_failed(context, jobs: list[dict]) -> list:
-    """Re-run, as one new launch each, the failed and cancelled jobs of the launches of
-    ``jobs`` (rows); launches without such jobs are left alone. Returns the LaunchResults."""
-    from nora_server.batch.model import BatchError
-
-    launches: dict[str, str] = {}
-    for j in jobs:
-        if j["state"] in FAILED:
-            launches.setdefault(j["launch_id"], j["scheduler"])
+    """Re-run, as one new launch each, the failed and cancelled jobs of the launches of the
+    failed or cancelled ``jobs`` (rows); jobs that are done or still active are left alone.
+    Returns the LaunchResults."""
+    launches = list(dict.fromkeys(j["launch_id"] for j in jobs if j["state"] in FAILED))
     if not launches:
-        raise BatchError("no failed or cancelled job selected to re-run")
-    return [runner_for(context, kind).rerun(launch_id) for launch_id, kind in launches.items()]
+        raise ValueError("no failed or cancelled job selected to re-run")
+    return [context.batch.rerun_failed(launch_id) for launch_id in launches]
 
 
 def counts(rows: list[dict]) -> dict[str, int]:

@@ -19,22 +19,48 @@ Slow calls (``launch``, ``refresh``, ``preview`` over many subjects) belong in a
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+
 from nora_server.archive.rights import require
 from nora_server.batch import functions, model
+from nora_server.batch.model import BatchError
 from nora_server.batch.archive_link import (SessionFiles, site_settings, archive_targets,
                                             list_batches, load_batch, save_batch)
 from nora_server.batch.resolve import PreviewRow, Target, preview
+from nora_server.batch.service import RefreshReport
 
 
 class BatchClient:
     """Batch processing for one user (an archive session) on one site (its settings)."""
 
     def __init__(self, session, settings=None, *, runner=None):
-        from nora_server.batch.site import open_runner
         self.session = session
         self.settings = settings or site_settings(session)
-        self.runner = runner or open_runner(self.settings, session.archive, session)
+        self.runner = runner or self._open(None)
+        self._runners = {self.runner.scheduler.kind: self.runner}
+        self._lock = threading.Lock()
         self.files = SessionFiles(session)
+
+    def _open(self, executor: str | None):
+        from nora_server.batch.site import batch_section, open_runner
+        settings = self.settings
+        if executor:
+            section = {**batch_section(settings), "executor": executor}
+            settings = dataclasses.replace(settings, sections={**settings.sections,
+                                                               "batch": section})
+        return open_runner(settings, self.session.archive, self.session)
+
+    def runner_for(self, executor: str | None = None):
+        """The runner of scheduler kind ``executor`` (``local``/``slurm``; default: the
+        site's ``[batch] executor``), opened once: a job is refreshed, killed and re-run by
+        the scheduler that runs it."""
+        if not executor:
+            return self.runner
+        with self._lock:
+            if executor not in self._runners:
+                self._runners[executor] = self._open(executor)
+            return self._runners[executor]
 
     # -- composing (batch tool) -------------------------------------------------------
     @staticmethod
@@ -69,10 +95,14 @@ class BatchClient:
         return archive_targets(self.session, project, level=level, refs=refs, bars=bars)
 
     def preview(self, project: str, pattern: str, refs=None, *, study: str = "",
-                level: str = "subject", bars: dict | None = None) -> list[PreviewRow]:
+                level: str = "subject", bars: dict | None = None,
+                targets: list[Target] | None = None) -> list[PreviewRow]:
         """For each selected subject (or study): the studies the selector picks and the files
-        the pattern matches there, or the message the job would fail with (one query)."""
-        targets = self.targets(project, refs, level=level, bars=bars)
+        the pattern matches there, or the message the job would fail with (one query).
+        ``targets`` (from :meth:`targets`) replaces ``refs``/``bars`` when several patterns
+        are previewed on one selection."""
+        if targets is None:
+            targets = self.targets(project, refs, level=level, bars=bars)
         return preview(pattern, targets, self.files, study=study, level=level, project=project)
 
     def batches(self, project: str) -> list[str]:
@@ -91,21 +121,37 @@ class BatchClient:
         return dict(self.runner.queues)
 
     def launch(self, project: str, doc: dict, refs=None, *, level: str | None = None,
-               resources: dict | None = None, bars: dict | None = None):
+               resources: dict | None = None, bars: dict | None = None,
+               executor: str | None = None):
         """Launch ``doc`` (a batch, or the name of a saved one) on ``refs`` at ``level``
         (default: the batch's) with run options ``resources`` (cpus, mem_gb, time_min,
-        partition or queue, array_parallelism). Returns the LaunchResult."""
+        partition or queue, array_parallelism), on ``executor`` (default: the site's).
+        Returns the LaunchResult."""
         require(self.session.role(project), "write", project, self.session.user)
         if isinstance(doc, str):
             doc = self.load(project, doc)
         if level:
             doc = {**doc, "level": level}
         targets = self.targets(project, refs, level=doc.get("level", "subject"), bars=bars)
-        return self.runner.launch(doc, targets, project=project, resources=resources)
+        return self.runner_for(executor).launch(doc, targets, project=project,
+                                                resources=resources)
 
-    def refresh(self, project: str | None = None):
-        """Ask the scheduler once about every queued/running job (of ``project``)."""
-        return self.runner.refresh(project=project)
+    def refresh(self, project: str | None = None) -> RefreshReport:
+        """Ask each scheduler kind with queued/running jobs (of ``project``) ONCE about all of
+        its jobs; the reports summed (``error``: ``"kind: message"`` of those not answering)."""
+        total, errors = RefreshReport(), []
+        for kind in self.runner.active_schedulers(project):
+            rep = self.runner_for(kind).refresh(project=project)
+            total.checked += rep.checked
+            total.changed += rep.changed
+            total.unknown += rep.unknown
+            total.queries += rep.queries
+            for state, n in rep.counts.items():
+                total.counts[state] = total.counts.get(state, 0) + n
+            if rep.error:
+                errors.append(f"{kind}: {rep.error}")
+        total.error = "; ".join(errors) or None
+        return total
 
     # -- monitoring (Gridstats) -----------------------------------------------------------
     def _visible(self, project: str | None) -> list[str]:
@@ -139,29 +185,43 @@ class BatchClient:
         self._job_project(job_id)
         return self.runner.log_text(job_id, tail=tail)
 
-    def _require_write(self, job_ids) -> None:
-        for p in {self._job_project(j) for j in job_ids}:
+    def _writable(self, job_ids) -> dict[str, list[int]]:
+        """``{scheduler kind: [job id, ...]}`` of ``job_ids`` (one query), after checking that
+        they exist and the user may write in their projects."""
+        job_ids = [int(j) for j in job_ids]
+        rows = self.runner.jobs(ids=job_ids, include_done=True) if job_ids else []
+        missing = set(job_ids) - {r.id for r in rows}
+        if missing:
+            raise BatchError(f"no job {', '.join(map(str, sorted(missing)))} in the job table")
+        for p in {r.project for r in rows}:
             require(self.session.role(p), "write", p, self.session.user)
+        by_kind: dict[str, list[int]] = {}
+        for r in rows:
+            by_kind.setdefault(r.scheduler, []).append(r.id)
+        return by_kind
 
     def cancel(self, job_ids) -> int:
-        job_ids = list(job_ids)
-        self._require_write(job_ids)
-        return self.runner.cancel(job_ids)
+        """Cancel the queued or running jobs among ``job_ids``, each by its own scheduler."""
+        return sum(self.runner_for(kind).cancel(ids)
+                   for kind, ids in self._writable(job_ids).items())
 
     def rerun_failed(self, launch_id: str, *, doc: dict | None = None,
                      resources: dict | None = None):
-        """Launch again only the failed and cancelled jobs of ``launch_id`` (one new array)."""
+        """Launch again only the failed and cancelled jobs of ``launch_id`` (one new array,
+        on the scheduler of the launch)."""
         launch = self.runner.launches(launch_id=launch_id, limit=None)
-        if launch:
-            require(self.session.role(launch[0]["project"]), "write", launch[0]["project"],
-                    self.session.user)
-        return self.runner.rerun(launch_id, batch_doc=doc, resources=resources)
+        if not launch:
+            raise BatchError(f"no launch {launch_id!r}")
+        project = launch[0]["project"]
+        require(self.session.role(project), "write", project, self.session.user)
+        return self.runner_for(launch[0]["scheduler"]).rerun(launch_id, batch_doc=doc,
+                                                             resources=resources)
 
     def rerun_jobs(self, job_ids, *, doc: dict | None = None, resources: dict | None = None):
         """Launch the given finished jobs again (one new array per original launch)."""
-        job_ids = list(job_ids)
-        self._require_write(job_ids)
-        return self.runner.rerun_jobs(job_ids, batch_doc=doc, resources=resources)
+        return [res for kind, ids in self._writable(job_ids).items()
+                for res in self.runner_for(kind).rerun_jobs(ids, batch_doc=doc,
+                                                            resources=resources)]
 
     def launches(self, project: str | None = None, *, limit: int = 100) -> list[dict]:
         visible = set(self._visible(project))

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, or_, select
 
 from nora_server.batch.model import BatchError
+from nora_server.batch.states import ACTIVE
 from nora_server.batch.tables import BatchLaunch, GridJob
 
 LOG_TAIL_CHARS = 200_000
@@ -36,11 +37,14 @@ class JobViews:
 
     def jobs(self, *, project: str | None = None, states=None, launch_id: str | None = None,
              include_done: bool = False, subjects=None, search: str | None = None,
-             limit: int | None = None) -> list:
+             limit: int | None = None, ids=None) -> list:
         """Job rows (the ``gridjobs`` columns), newest first. By default finished (done) jobs
         leave the view; failed and cancelled ones stay. ``subjects``: pseudonyms; ``search``:
-        a piece of the subject, study, batch name, scheduler id or message."""
+        a piece of the subject, study, batch name, scheduler id or message; ``ids``: only
+        these jobs."""
         q = select(GridJob)
+        if ids is not None:
+            q = q.where(GridJob.id.in_(list(ids)))
         if project:
             q = q.where(GridJob.project == project)
         if launch_id:
@@ -61,6 +65,14 @@ class JobViews:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return list(conn.execute(q).all())
+
+    def active_schedulers(self, project: str | None = None) -> list[str]:
+        """Scheduler kinds (``local``, ``slurm``) with queued or running jobs (of ``project``)."""
+        q = select(GridJob.scheduler).where(GridJob.state.in_(ACTIVE)).distinct()
+        if project:
+            q = q.where(GridJob.project == project)
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(q).scalars())
 
     def job(self, job_id: int) -> dict:
         """One job as a JSON-able dict: its row, its launch (user, scheduler, resources) and the

@@ -42,6 +42,7 @@ class Argument:
     tags: tuple[str, ...] = ()  # OUT: TAG(a,b)
     study: str = ""            # FILE / OUT / PATHOUT: study selector ("" = level default)
     value: object = None       # NUMERIC / STRING / LOGICAL / OPTION
+    choices: tuple[str, ...] = ()  # OPTION: the values offered
 
     def to_dict(self) -> dict:
         d: dict = {"type": self.type, "var": self.var}
@@ -51,6 +52,8 @@ class Argument:
             d["name"] = self.name + (f" TAG({','.join(self.tags)})" if self.tags else "")
         else:
             d["value"] = self.value
+        if self.choices:
+            d["choices"] = list(self.choices)
         if self.study:
             d["study"] = self.study
         return d
@@ -133,10 +136,16 @@ def _parse_arg(raw: dict, where: str, counters: dict) -> Argument:
             value = value.strip().lower() in ("1", "true", "yes", "on")
         value = bool(value)
     elif kind == "OPTION":
-        choices = raw.get("choices")
-        if choices and value not in choices:
-            raise BatchError(f"{where}: OPTION ${var} is {value!r}, not one of {choices}")
+        choices = raw.get("choices") or ()
+        if isinstance(choices, str) or not isinstance(choices, (list, tuple)):
+            raise BatchError(f"{where}: OPTION ${var} needs 'choices' as a list, got "
+                             f"{choices!r}")
+        choices = tuple(str(c) for c in choices)
         value = "" if value is None else str(value)
+        if choices and value not in choices:
+            raise BatchError(f"{where}: OPTION ${var} is {value!r}, not one of "
+                             f"{list(choices)}")
+        return Argument(kind, var, value=value, choices=choices)
     else:
         value = "" if value is None else str(value)
     return Argument(kind, var, value=value)

@@ -3,8 +3,9 @@
 :meth:`ArchiveSession.studies` returns named tuples without database ids or tags. The desktop
 table keeps every study of a project in memory (100k studies are a few MB) and needs, per row,
 the study id (to map a filter's answer onto rows without a second query of the same rows), the
-study's and subject's tags and the state of its latest batch job. :func:`load_table` gets all
-of that in three queries; :func:`matching_study_ids` answers the filter bars with the archive's
+study's and subject's tags and the state of its latest batch job. :func:`load_table` gets the
+rows and tags in three queries (:func:`job_states` turns the batch client's job markers into
+``table.jobs``); :func:`matching_study_ids` answers the filter bars with the archive's
 own clauses (:func:`nora_server.archive.query.bars_clause`) but returns only study ids.
 
 Filter bars (keys of ``bars``): the archive's columns (``id``, ``name``, ``birth``, ``sex``,
@@ -121,7 +122,8 @@ def gc_paused():
 
 
 def load_table(session, project: str) -> StudyTable:
-    """All studies of ``project`` with tags and job states (three queries, 100k rows ~1 s)."""
+    """All studies of ``project`` with tags (three queries, 100k rows ~1 s); ``jobs`` is
+    left to :func:`job_states`."""
     with gc_paused():
         return _load_table(session, project)
 
@@ -150,7 +152,6 @@ def _load_table(session, project: str) -> StudyTable:
         columns[k] = [v[:10] for v in columns[k]]
     table = StudyTable(project, identity, np.asarray(cols[0], dtype=np.int64),
                        np.asarray(cols[1], dtype=np.int64), columns, nulls, stags, ptags)
-    table.jobs = job_states(session, project)
     return table
 
 
@@ -193,16 +194,25 @@ def refresh_tags(session, table: StudyTable, rows) -> None:
     table.tags_version += 1
 
 
-def job_states(session, project: str) -> dict[int, str]:
-    """{study id: "q" | "r" | "e"} by the state of the study's latest batch job (a subject-level
-    job marks every study of its subject), through the ``JOB:`` filter of the batch runner."""
-    from nora_server.batch.archive_link import install_job_filter
-
-    install_job_filter()
+def job_states(table: StudyTable, markers: dict[str, dict]) -> dict[int, str]:
+    """{study id: "q" | "r" | "e"} for ``table.jobs`` from the job markers of
+    :meth:`nora_server.batch.client.BatchClient.markers`: the state of the study's latest
+    batch job or of its subject's latest subject-level job (which marks every study of the
+    subject); where both are marked, error before running before queued, as the ``JOB:``
+    filter answers."""
+    letters = {state: k for k, state in JOB_LETTERS.items()}
+    marked = {ref.lower(): letters[m["state"]] for ref, m in markers.items()
+              if m.get("state") in letters}
     out: dict[int, str] = {}
-    for letter in JOB_LETTERS:
-        for sid in matching_study_ids(session, project, {"job": letter}):
-            out[int(sid)] = letter
+    if not marked:
+        return out
+    subjects, studies = table.columns["subject"], table.columns["study"]
+    for row, study_id in enumerate(table.study_ids):
+        subject = subjects[row].lower()
+        found = [k for k in (marked.get(subject), marked.get(f"{subject}#{studies[row].lower()}"))
+                 if k]
+        if found:
+            out[int(study_id)] = max(found, key="qre".index)
     return out
 
 

@@ -89,10 +89,39 @@ def test_save_launch_monitor_and_rerun(site):
     admin.add_files("demo", [AddItem(f, "P003#S1", "t1/s001.nii")])
     with pytest.raises(BatchError, match="no job 999"):
         bc.rerun_jobs([failed["id"], 999])
+    again = bc.rerun_failed(res.launch_id)  # only the failed P003, not the done P002
+    assert {k: r["state"] for k, r in _wait(bc, again.launch_id).items()} == {"P003": "done"}
     (again,) = bc.rerun_jobs([failed["id"]])
     assert {k: r["state"] for k, r in _wait(bc, again.launch_id).items()} == {"P003": "done"}
     assert bc.markers("demo")["P003"] == {"state": "done", "job_id": again.job_ids[0],
                                           "batch": "copy and query", "message": None}
+
+
+def test_option_choices_survive_save_and_load(site):
+    archive, admin, bc = site
+    doc = {"name": "mode", "jobs": [{"type": "bash", "code": "echo $s1", "args": [
+        {"type": "OPTION", "value": "fast", "choices": ["fast", "slow"]}]}]}
+    bc.save("demo", doc)
+    (arg,) = bc.load("demo", "mode")["jobs"][0]["args"]
+    assert arg == {"type": "OPTION", "var": "s1", "value": "fast", "choices": ["fast", "slow"]}
+
+
+def test_refresh_asks_each_scheduler_in_use_once(site):
+    archive, admin, bc = site
+    assert bc.refresh("demo").queries == 0  # no active job: no scheduler is asked
+    res = bc.launch("demo", {"name": "sleep", "jobs": [
+        {"type": "function", "function": "nora.sleep", "args": [{"type": "NUMERIC",
+                                                                 "value": 60}]}]},
+        ["P001", "P002"], executor="local")
+    scheduler = bc.runner_for("local").scheduler
+    asked, query = [], scheduler.query
+    scheduler.query = lambda jobs: asked.append(sorted(jobs)) or query(jobs)
+    report = bc.refresh("demo")
+    assert len(asked) == 1 and len(asked[0]) == 2 and report.queries <= 1
+    assert report.checked == 2 and report.error is None
+    assert list(bc._runners) == ["local"]  # no other scheduler was opened
+    assert bc.cancel([*res.job_ids, res.job_ids[0]]) == 2
+    assert bc.refresh("demo").queries == 0
 
 
 def test_readers_may_look_but_not_launch_or_kill(site):

@@ -25,6 +25,8 @@ def test_arguments_bind_numbered_variables_per_letter():
     assert args[1].name == "o.nii" and args[1].tags == ("x", "y")
     assert args[6].value == 2.5 and args[7].value is True
     assert parse_batch(b.to_dict()) == b  # round trip through JSON form
+    assert b.to_dict()["jobs"][0]["args"][5] == {"type": "OPTION", "var": "s2",
+                                                 "value": "fast", "choices": ["fast", "slow"]}
 
 
 @pytest.mark.parametrize("doc, words", [

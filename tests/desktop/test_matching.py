@@ -69,3 +69,19 @@ def test_nulls_match_nothing_and_errors_speak(varied):
         matcher.match(session, {"colour": "red"})
     with pytest.raises(FilterError, match="JOB:x"):
         matcher.match(session, {"job": "x"})
+
+
+def test_job_markers_mark_studies_as_the_job_filter_does():
+    """``table.jobs`` from BatchClient.markers: a subject-level job marks every study of its
+    subject; error wins over running over queued; done and cancelled jobs leave no marker."""
+    import numpy as np
+
+    from nora_server.desktop.table import StudyTable, job_states
+
+    table = StudyTable("demo", False, np.array([1, 2, 3, 4]), np.array([10, 10, 11, 12]),
+                       {"subject": ["P001", "P001", "P002", "P003"],
+                        "study": ["S1", "S2", "S1", "S1"]})
+    markers = {"P001": {"state": "queued"}, "p001#s2": {"state": "error"},
+               "P002#S1": {"state": "done"}, "P003": {"state": "running"},
+               "P003#S1": {"state": "cancelled"}}
+    assert job_states(table, markers) == {1: "q", 2: "e", 4: "r"}
