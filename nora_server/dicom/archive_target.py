@@ -39,10 +39,11 @@ class ArchiveTarget:
                               if r.patient_id}
         return self._patients.get(patient_id)
 
-    def add_series(self, subject: str, study: str, items: list[tuple[Path, str]], *,
+    def add_series(self, subject: str, study: str, items: list[tuple[Path, str, bool]], *,
                    subject_info: dict, study_info: dict, record: dict | None) -> None:
         ref = f"{subject}#{study}"
-        self.session.add_files(self.project, [AddItem(Path(src), ref, rel) for src, rel in items],
+        self.session.add_files(self.project, [AddItem(Path(src), ref, rel, move)
+                                              for src, rel, move in items],
                                subject_info=subject_info, study_info=study_info,
                                overwrite=record is not None and self._orphaned(ref, record))
         if record is not None:

@@ -231,6 +231,19 @@ def test_extras_are_not_added_twice(archive_session, oblique_series, tmp_path):
         "extra/notes_2.txt"]
 
 
+def test_the_users_files_are_never_moved(archive_session, oblique_series, tmp_path):
+    """Converted files are moved into the archive; kept DICOM and extras are copied."""
+    src = tmp_path / "exam"
+    shutil.copytree(oblique_series[0], src)
+    (src / "notes.txt").write_text("v1")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    rep = _import(archive_session, src, extrafiles_filter=("txt",),
+                  policy=ProjectPolicy(keep_dicom=True, pseudonymise=False))
+    assert rep.extras == ["extra/notes.txt"] and not rep.errors
+    assert len(archive_session.select_files("demo", "*/dicom/*.dcm")) == len(before) - 1
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+
+
 def test_late_instances_of_an_imported_series_are_an_error(archive_session, oblique_series,
                                                            tmp_path):
     files = sorted(oblique_series[0].iterdir())
@@ -266,6 +279,7 @@ def test_import_into_project_reports_every_stage(archive_session, oblique_series
 def test_one_file_is_imported_too(archive_session, pydicom_files):
     rep = _import(archive_session, pydicom_files["CT_small.dcm"])
     (placed,) = rep.imported
+    assert pydicom_files["CT_small.dcm"].is_file()  # staged by a link, never moved
     (nii,) = archive_session.select_files("demo", f"{placed.folder}/*.nii")
     vol, affine = dicom_volume([pydicom_files["CT_small.dcm"]])
     assert_same_world(nii.abspath, vol, affine)
