@@ -6,7 +6,7 @@ copied), ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths
 the index has committed. The plan is committed to the journal first; then the
 files are written; the row is marked ``moving`` and the files renamed; then the index change
 and ``state = 'committed'`` are written in one transaction; then the discarded paths and the
-journal row are removed.
+journal row are removed (with nothing to discard, the row is removed in that transaction).
 
 After a crash, :func:`recover` finds journal rows whose process is gone: a committed operation
 is finished (discard paths removed); any other is rolled back (renames undone in reverse,
@@ -89,16 +89,23 @@ def do_moves(engine: Engine, plan: dict) -> None:
 
 
 def mark_committed(conn, plan: dict) -> None:
-    """Call inside the index transaction: the operation is done once this commits."""
-    conn.execute(update(PendingOp).where(PendingOp.id == plan["op"]).values(state="committed"))
+    """Call inside the index transaction: the operation is done once this commits. With
+    nothing to discard afterwards, the journal row goes in that transaction (one commit less)."""
+    if plan["discard"]:
+        conn.execute(update(PendingOp).where(PendingOp.id == plan["op"])
+                     .values(state="committed"))
+    else:
+        conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
+        plan["closed"] = True
 
 
 def finish(engine: Engine, plan: dict) -> None:
     """After the index committed: remove discarded paths, then the journal row."""
     for path in plan["discard"] + plan["temps"]:
         _remove(path)
-    with engine.begin() as conn:
-        conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
+    if not plan.get("closed"):
+        with engine.begin() as conn:
+            conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
 
 
 def rollback(engine: Engine, plan: dict) -> None:

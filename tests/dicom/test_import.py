@@ -169,6 +169,21 @@ def test_diffusion_series_gets_bval_and_bvec(archive_session, dwi_series):
     assert nib.load(nii.abspath).shape == (8, 8, 5, 4)
 
 
+def test_files_left_without_their_record_are_replaced(archive_session, oblique_series):
+    """A series whose files were added but whose record was not (a crash between the two)
+    is imported again into its own folder."""
+    from sqlalchemy import delete
+
+    from nora_server.archive.models import Document
+
+    first = _import(archive_session, oblique_series[0])
+    with archive_session.engine.begin() as conn:
+        conn.execute(delete(Document))
+    again = _import(archive_session, oblique_series[0])
+    assert not again.errors and again.imported[0].folder == first.imported[0].folder
+    assert len(archive_session.select_files("demo")) == len(first.imported[0].files)
+
+
 def test_series_folder_and_file_names_follow_the_policy(archive_session, oblique_series):
     policy = ProjectPolicy(series_folder="{SeriesNumber:02d}_{Modality}_{SeriesDescription}",
                            file_stem="{Modality}", study_key="{StudyDate}")

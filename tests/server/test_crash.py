@@ -33,11 +33,11 @@ if action == "add":
     s.add_files("demo", [AddItem(src, "P001#S1", "new/big.nii"),
                          AddItem(src, "NEWSUBJ#S1", "anat/big.nii"),
                          AddItem(src, "P003#S1", "t2/s006.nii")], overwrite=True)
-elif action == "move":  # three sources beside src, moved in
+elif action.startswith("move"):  # sources beside src, moved in ("move_new": replacing none)
     s.add_files("demo", [AddItem(src + ".1", "P001#S1", "new/big.nii", move=True),
                          AddItem(src + ".2", "NEWSUBJ#S1", "anat/big.nii", move=True),
-                         AddItem(src + ".3", "P003#S1", "t2/s006.nii", move=True)],
-                overwrite=True)
+                         AddItem(src + ".3", "P003#S1", "t2/s006.nii", move=True)
+                         ][:2 if action == "move_new" else 3], overwrite=True)
 elif action == "delete":
     s.delete_files(["P001#S1/dwi/s003.nii.gz"], project="demo")
 elif action == "delete_study":
@@ -139,6 +139,18 @@ def test_killed_move(demo, tmp_path, crash_at, committed):
         assert new == [] and replaced == old
         assert [p.read_bytes() for p in sources] == [bytes([k]) * 1000 for k in (0, 1, 2)]
         assert not (demo.storage / "demo/NEWSUBJ").exists()
+
+
+def test_killed_after_an_add_that_replaced_nothing(demo, tmp_path):
+    """Nothing to discard: the journal row went with the index transaction."""
+    for k in (1, 2):
+        (tmp_path / f"m.nii.{k}").write_bytes(b"x")
+    proc = child(demo, "move_new", tmp_path / "m.nii", "add:committed")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    assert demo.recover() == []
+    assert_consistent(demo)
+    assert len(demo.session("admin").select_files("demo", "NEWSUBJ#*/*")) == 1
 
 
 @pytest.mark.parametrize("action,target", [("delete", "P001#S1/dwi/s003.nii.gz"),
