@@ -1,9 +1,9 @@
 """Crash-safe file operations: a journal row in ``pending_ops`` per operation in flight.
 
 An operation is planned before anything on disk changes: folders it will create, temporary
-files it will write, ``sources`` (``source -> temporary`` renames of files moved in rather than
-copied), ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to remove once
-the index has committed. The plan is committed to the journal first; then the
+files it will write, ``sources`` (``source -> temporary`` renames of files moved in rather
+than copied), ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to
+remove once the index has committed. The plan is committed to the journal first; then the
 files are written; the row is marked ``moving`` and the files renamed; then the index change
 and ``state = 'committed'`` are written in one transaction; then the discarded paths and the
 journal row are removed (with nothing to discard, the row is removed in that transaction).
