@@ -8,8 +8,12 @@ Anchor: ``dcm2niix -b y -z n -f %j -o OUT FOLDER`` (the same converter and optio
 Both read the same cached folder; each repeat alternates anchor and ours, and the medians are
 compared, in wall time (the goal) and in CPU time (this process and its dcm2niix children:
 steadier on a shared machine). Every timed run starts after ``sync``, so no write-back of the
-previous run's output competes with it. The series is built from a real GE MR header
-(``bench/dicom_data.py``).
+previous run's output competes with it, and every run's output is then dropped from the page
+cache, so each starts from the same memory state. (This VM hands freed memory back to its host
+and a process that gets none freshly freed pays for new pages: without the drop, an import
+that moves its files into the archive frees nothing, and the next bare dcm2niix took 0.15-0.22
+s of CPU instead of 0.10; an import that copied freed dcm2niix's temporary output for it.) The
+series is built from a real GE MR header (``bench/dicom_data.py``).
 
 Usage: python bench/dicom_import.py [--slices 200] [--repeat 5]
 """
@@ -46,6 +50,18 @@ def cpu_now() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def drop_cache(folder: Path) -> None:
+    """Write back and evict the page cache of the files under ``folder``."""
+    os.sync()
+    for p in Path(folder).rglob("*"):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 def bare_dcm2niix(src: Path, work: Path) -> tuple[float, float]:
     out = Path(tempfile.mkdtemp(dir=work))
     os.sync()  # no write-back of the previous run's output during this one
@@ -54,6 +70,7 @@ def bare_dcm2niix(src: Path, work: Path) -> tuple[float, float]:
                            str(src)], capture_output=True, text=True)
     dt, cpu = time.perf_counter() - t0, cpu_now() - c0
     assert proc.returncode == 0 and any(out.glob("*.nii")), proc.stdout + proc.stderr
+    drop_cache(out)
     return dt, cpu
 
 
@@ -68,6 +85,7 @@ def ours(session, project: str, src: Path, work: Path) -> tuple[float, float, di
     report = import_path(src, ArchiveTarget(session, project), progress=progress, workdir=work)
     dt, cpu = time.perf_counter() - t0, cpu_now() - c0
     assert len(report.imported) == 1 and not report.errors, report.lines()
+    drop_cache(session.archive.storage / project)
     stages, last = {}, t0
     for stage, t in sorted(marks.items(), key=lambda kv: kv[1]):
         stages[stage] = t - last

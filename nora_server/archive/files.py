@@ -6,9 +6,11 @@ process leaves nothing half-written once :meth:`Archive.recover` has run.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,15 +29,20 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class AddItem:
-    """One file to add: ``source`` is copied to ``<ref's study folder>/<path>``."""
+    """One file to add: ``source`` is copied to ``<ref's study folder>/<path>``.
+
+    ``move``: rename ``source`` into the archive instead of copying it (a temporary file of
+    the caller's, on the storage file system; copied when it lies on another one). Should the
+    add fail or be rolled back, the file is put back at ``source``."""
 
     source: Path
     ref: str  # "PID#SID"
     path: str  # study-relative, e.g. "t1_mprage/s001.nii"
+    move: bool = False
 
 
 def copy_hashed(src: Path, dst: Path, progress=None) -> tuple[int, str]:
-    """Copy ``src`` to ``dst`` (flushed to disk); return size and sha256.
+    """Copy ``src`` to ``dst`` (not yet fsynced: :func:`fsync_path`); return size and sha256.
     ``progress(n)`` is called with the number of bytes of each chunk copied."""
     h, n = hashlib.sha256(), 0
     with open(src, "rb") as fi, open(dst, "wb") as fo:
@@ -46,18 +53,65 @@ def copy_hashed(src: Path, dst: Path, progress=None) -> tuple[int, str]:
             if progress is not None:
                 progress(len(chunk))
             journal.checkpoint("add:copying")
-        fo.flush()
-        os.fsync(fo.fileno())
     return n, h.hexdigest()
 
 
-def hash_file(path: Path) -> tuple[int, str]:
+def hash_file(path: Path, progress=None) -> tuple[int, str]:
     h, n = hashlib.sha256(), 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
             n += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return n, h.hexdigest()
+
+
+def fsync_path(path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _take(src: str, temp: str) -> bool:
+    """Rename ``src`` to ``temp``; False (nothing done) when they lie on different devices."""
+    try:
+        os.rename(src, temp)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        return False
+    return True
+
+
+def _write_temps(entries: list[dict], progress) -> None:
+    """Fill each entry's temporary file (moved in, else copied) and its size and checksum;
+    return once all are on disk. The fsyncs run in threads while the next files are hashed
+    or copied (both release the GIL): a moved file is read from the page cache as it is
+    written out."""
+    with ThreadPoolExecutor(4) as pool:
+        syncs = []
+        for e in entries:
+            if e["move"] and _take(e["src"], e["temp"]):
+                journal.checkpoint("add:taken")
+                syncs.append(pool.submit(fsync_path, e["temp"]))
+                e["size"], e["checksum"] = hash_file(Path(e["temp"]), progress)
+            else:
+                e["size"], e["checksum"] = copy_hashed(Path(e["src"]), Path(e["temp"]),
+                                                       progress)
+                syncs.append(pool.submit(fsync_path, e["temp"]))
+        for f in syncs:
+            f.result()
+
+
+def _sync_folders(paths) -> None:
+    """fsync the folders holding ``paths`` (renames and new folders reach the disk)."""
+    folders = sorted({os.path.dirname(p) for p in paths})
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(fsync_path, folders))
 
 
 def _missing_dirs(path: Path, stop: Path) -> list[str]:
@@ -72,7 +126,8 @@ class FilesMixin(SelectionMixin):
     def add_files(self, project: str, items: list[AddItem], *, tags=(), overwrite: bool = False,
                   subject_info: dict | None = None, study_info: dict | None = None,
                   progress=None):
-        """Copy files into the archive and index them, all or nothing.
+        """Copy (or move: :class:`AddItem`) files into the archive and index them, all or
+        nothing.
 
         Subjects and studies are created when missing (``subject_info``: ``{pid: {patient_id,
         patient_name, birth_date, sex}}``, ``study_info``: ``{"PID#SID": {study_date,
@@ -82,7 +137,7 @@ class FilesMixin(SelectionMixin):
         """
         ref = self._project(project, "write")
         tags = split_tags(tags)
-        plan, entries, dests = journal.new_plan(), [], set()
+        plan, entries, dests, taken = journal.new_plan(), [], set(), set()
         for i, item in enumerate(items):
             pid, sid = split_ref(item.ref)
             if sid is None:
@@ -110,18 +165,22 @@ class FilesMixin(SelectionMixin):
             temp = dest.parent / journal_prefix("tmp", plan, i)
             plan["temps"].append(str(temp))
             plan["moves"].append([str(temp), str(dest)])
+            if item.move:
+                if str(src) in taken:
+                    raise ArchiveError(f"{src} is given twice to be moved")
+                taken.add(str(src))
+                plan["sources"].append([str(src), str(temp)])
             entries.append({"pid": pid, "sid": sid, "path": rel, "src": str(src),
-                            "temp": str(temp)})
+                            "temp": str(temp), "move": item.move, "dest": str(dest)})
         if not entries:
             return []
         journal.begin(self.engine, plan)
         try:
             journal.make_dirs(plan)
-            for e in entries:
-                e["size"], e["checksum"] = copy_hashed(Path(e["src"]), Path(e["temp"]),
-                                                       progress)
+            _write_temps(entries, progress)
             journal.checkpoint("add:copied")
             journal.do_moves(self.engine, plan)
+            _sync_folders([e["dest"] for e in entries] + plan["mkdirs"])
             journal.checkpoint("add:moved")
             with self.engine.begin() as conn:
                 ids = rows.upsert_files(conn, ref.id, entries, subject_info=subject_info,

@@ -1,16 +1,18 @@
 """Crash-safe file operations: a journal row in ``pending_ops`` per operation in flight.
 
 An operation is planned before anything on disk changes: folders it will create, temporary
-files it will write, ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to
+files it will write, ``sources`` (``source -> temporary`` renames of files moved in rather
+than copied), ``moves`` (``src -> dst`` renames, done in order) and ``discard`` paths to
 remove once the index has committed. The plan is committed to the journal first; then the
 files are written; the row is marked ``moving`` and the files renamed; then the index change
 and ``state = 'committed'`` are written in one transaction; then the discarded paths and the
-journal row are removed.
+journal row are removed (with nothing to discard, the row is removed in that transaction).
 
 After a crash, :func:`recover` finds journal rows whose process is gone: a committed operation
 is finished (discard paths removed); any other is rolled back (renames undone in reverse,
-temporary files and new empty folders removed). Either way nothing is left half-written: no
-index entry without its file, no file without its entry.
+files moved in put back at their source, temporary files and new empty folders removed).
+Either way nothing is left half-written: no index entry without its file, no file without its
+entry.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def checkpoint(name: str) -> None:
 
 
 def new_plan() -> dict:
-    return {"op": uuid.uuid4().hex, "mkdirs": [], "temps": [], "moves": [], "discard": []}
+    return {"op": uuid.uuid4().hex, "mkdirs": [], "temps": [], "sources": [], "moves": [],
+            "discard": []}
 
 
 def _remove(path: str) -> None:
@@ -86,27 +89,42 @@ def do_moves(engine: Engine, plan: dict) -> None:
 
 
 def mark_committed(conn, plan: dict) -> None:
-    """Call inside the index transaction: the operation is done once this commits."""
-    conn.execute(update(PendingOp).where(PendingOp.id == plan["op"]).values(state="committed"))
+    """Call inside the index transaction: the operation is done once this commits. With
+    nothing to discard afterwards, the journal row goes in that transaction (one commit less)."""
+    if plan["discard"]:
+        conn.execute(update(PendingOp).where(PendingOp.id == plan["op"])
+                     .values(state="committed"))
+    else:
+        conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
+        plan["closed"] = True
 
 
 def finish(engine: Engine, plan: dict) -> None:
     """After the index committed: remove discarded paths, then the journal row."""
     for path in plan["discard"] + plan["temps"]:
         _remove(path)
-    with engine.begin() as conn:
-        conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
+    if not plan.get("closed"):
+        with engine.begin() as conn:
+            conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
 
 
 def rollback(engine: Engine, plan: dict) -> None:
-    """Undo an operation that did not commit (renames reversed, temporaries removed).
+    """Undo an operation that did not commit (renames reversed, files moved in put back at
+    their source, temporaries removed).
 
     Once the renames started, every temporary file was complete, so a rename was done exactly
-    when its source is gone and its destination present; undo those in reverse order.
+    when its source is gone and its destination present; undo those in reverse order. A file
+    was moved in exactly when its temporary name exists and its source does not.
     """
     for src, dst in reversed(plan["moves"] if plan.get("moving") else []):
         if os.path.lexists(dst) and not os.path.lexists(src):
             os.replace(dst, src)
+    for src, temp in plan.get("sources", []):
+        if os.path.lexists(temp) and not os.path.lexists(src):
+            try:
+                os.rename(temp, src)
+            except OSError as exc:  # its folder is gone: it goes with the temporaries
+                log.warning("could not put %s back at %s: %s", temp, src, exc)
     for path in plan["temps"]:
         _remove(path)
     for d in reversed(plan["mkdirs"]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nora_server.archive.errors import NotFound
+from nora_server.archive.errors import ArchiveError, NotFound
 from nora_server.archive.files import AddItem
 
 DOC_PREFIX = "dicom-series:"
@@ -39,12 +39,18 @@ class ArchiveTarget:
                               if r.patient_id}
         return self._patients.get(patient_id)
 
-    def add_series(self, subject: str, study: str, items: list[tuple[Path, str]], *,
+    def add_series(self, subject: str, study: str, items: list[tuple[Path, str, bool]], *,
                    subject_info: dict, study_info: dict, record: dict | None) -> None:
         ref = f"{subject}#{study}"
-        self.session.add_files(self.project, [AddItem(Path(src), ref, rel) for src, rel in items],
-                               subject_info=subject_info, study_info=study_info,
-                               overwrite=record is not None and self._orphaned(ref, record))
+        add = [AddItem(Path(src), ref, rel, move) for src, rel, move in items]
+        try:
+            self.session.add_files(self.project, add, subject_info=subject_info,
+                                   study_info=study_info)
+        except ArchiveError:  # refused before anything changed: files there already?
+            if record is None or not self._orphaned(ref, record):
+                raise
+            self.session.add_files(self.project, add, subject_info=subject_info,
+                                   study_info=study_info, overwrite=True)
         if record is not None:
             self.session.set_metadata(self.project, ref, DOC_PREFIX + record["SeriesInstanceUID"],
                                       record)

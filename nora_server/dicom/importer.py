@@ -7,11 +7,11 @@ already in its study is skipped (nothing is added twice); new series join their 
 study; corrupt files are reported and the rest is imported; zip members that point outside
 are refused.
 
-dcm2niix starts on every file as soon as the files are listed and runs while the headers are
-indexed (it is a separate process, so the two overlap); its outputs for the series the plan
-keeps are used. When the index finds something dcm2niix must not see (unreadable or
-truncated files, the same instance twice) the planned series are converted again from
-exactly their own files.
+dcm2niix starts on every file at once (on a folder while its files are listed) and runs while
+the headers are indexed (it is a separate process, so the two overlap); its outputs for the
+series the plan keeps are used. When the index finds something dcm2niix must not see
+(unreadable or truncated files, the same instance twice) the planned series are converted
+again from exactly their own files.
 """
 
 from __future__ import annotations
@@ -50,9 +50,11 @@ class ImportTarget(Protocol):
     def subject_for_patient(self, patient_id: str) -> str | None:
         """The subject folder already used for this real PatientID, if any."""
 
-    def add_series(self, subject: str, study: str, items: list[tuple[Path, str]], *,
+    def add_series(self, subject: str, study: str, items: list[tuple[Path, str, bool]], *,
                    subject_info: dict, study_info: dict, record: dict) -> None:
-        """Add the files (source, study-relative path) all or nothing, and keep ``record``."""
+        """Add the files (source, study-relative path, whether the source is the import's own
+        temporary file that may be moved rather than copied) all or nothing, and keep
+        ``record``."""
 
     def file_checksums(self, subject: str, study: str, folder: str) -> dict[str, str]:
         """{study-relative path: sha256} of the files under ``folder`` of that study."""
@@ -120,12 +122,14 @@ def import_path(path, target: ImportTarget, options: ImportOptions | None = None
     run = None
     try:
         root, shown = _source_root(Path(path), tmp, progress)
+        if root.is_dir():  # dcm2niix starts while the files are listed
+            run = Dcm2niixRun(root, tmp / "nii", compress=policy.compress,
+                              anonymise_sidecar=policy.pseudonymise)
         files = walk_files(root)
-        if files:
-            if root.is_file():
-                stage_paths(files, tmp / "stage")
-            run = Dcm2niixRun(tmp / "stage" if root.is_file() else root, tmp / "nii",
-                              compress=policy.compress, anonymise_sidecar=policy.pseudonymise)
+        if files and run is None:
+            stage_paths(files, tmp / "stage")
+            run = Dcm2niixRun(tmp / "stage", tmp / "nii", compress=policy.compress,
+                              anonymise_sidecar=policy.pseudonymise)
         done = [0]
 
         def tick(k):
@@ -144,7 +148,7 @@ def import_path(path, target: ImportTarget, options: ImportOptions | None = None
             result = _conversion(plan, [], None, tmp, policy, progress)
         if result is not None:
             _place(plan, result, target, policy, tmp, report, progress)
-        _extras(index.others, plan + existing, target, options, report, shown)
+        _extras(index.others, plan + existing, target, options, report, shown, tmp)
     finally:
         _stop(run)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -236,11 +240,12 @@ def _place_one(p: Planned, result: ConversionResult, target, policy: ProjectPoli
     items = [(f, f"{folder}/{stem}{f.name[len(s.uid):]}") for f in out.files]
     if policy.keep_dicom:
         items += _dicom_items(s, folder, tmp, p.subject if policy.pseudonymise else None)
+    items = [(f, rel, _ours(f, tmp)) for f, rel in items]
     summary = (scrub_summary(s.summary, patient_id=p.subject) if policy.pseudonymise
                else dict(s.summary))
     record = {"SeriesInstanceUID": s.uid, "StudyInstanceUID": s.study_uid, "folder": folder,
               "instances": len(s.files), "sop_uids": sorted(s.sop_uids),
-              "files": [rel for _, rel in items],
+              "files": [rel for _, rel, _ in items],
               "summary": summary, "warnings": out.warnings,
               "geometry_refit": out.geometry_refit}
     try:
@@ -252,6 +257,12 @@ def _place_one(p: Planned, result: ConversionResult, target, policy: ProjectPoli
     p.known[s.uid] = record
     report.imported.append(PlacedSeries(f"{p.subject}#{p.study}", folder, s.uid,
                                         record["files"], out.warnings))
+
+
+def _ours(path: Path, tmp: Path) -> bool:
+    """Whether ``path`` is the import's own temporary file (converted, scrubbed, unzipped),
+    which the archive may move in instead of copying; a user's file is never moved."""
+    return path.is_relative_to(tmp) and not path.is_symlink()
 
 
 def _dicom_items(s: Series, folder: str, tmp: Path, pseudo: str | None):
@@ -272,7 +283,7 @@ def _dicom_items(s: Series, folder: str, tmp: Path, pseudo: str | None):
     return items
 
 
-def _extras(others, placed: list[Planned], target, options, report, shown) -> None:
+def _extras(others, placed: list[Planned], target, options, report, shown, tmp) -> None:
     """Non-DICOM files with a requested extension go to ``extra/`` of the study whose DICOM
     lies closest to them; a file already there with the same content is not added again."""
     exts = tuple("." + e.lower().lstrip(".") for e in options.extrafiles_filter)
@@ -303,15 +314,15 @@ def _extras(others, placed: list[Planned], target, options, report, shown) -> No
                 report.skipped.append((str(shown(f)), f"already imported as {pid}#{sid}/{rel}"))
                 continue
             there[rel] = digest
-            items.append((f, rel))
+            items.append((f, rel, _ours(f, tmp)))
         if not items:
             continue
         try:
             target.add_series(pid, sid, items, subject_info={}, study_info={}, record=None)
         except Exception as exc:
-            report.errors += [(str(shown(f)), str(exc)) for f, _ in items]
+            report.errors += [(str(shown(f)), str(exc)) for f, _, _ in items]
         else:
-            report.extras += [rel for _, rel in items]
+            report.extras += [rel for _, rel, _ in items]
 
 
 def _sha256(path: Path) -> str:

@@ -169,6 +169,21 @@ def test_diffusion_series_gets_bval_and_bvec(archive_session, dwi_series):
     assert nib.load(nii.abspath).shape == (8, 8, 5, 4)
 
 
+def test_files_left_without_their_record_are_replaced(archive_session, oblique_series):
+    """A series whose files were added but whose record was not (a crash between the two)
+    is imported again into its own folder."""
+    from sqlalchemy import delete
+
+    from nora_server.archive.models import Document
+
+    first = _import(archive_session, oblique_series[0])
+    with archive_session.engine.begin() as conn:
+        conn.execute(delete(Document))
+    again = _import(archive_session, oblique_series[0])
+    assert not again.errors and again.imported[0].folder == first.imported[0].folder
+    assert len(archive_session.select_files("demo")) == len(first.imported[0].files)
+
+
 def test_series_folder_and_file_names_follow_the_policy(archive_session, oblique_series):
     policy = ProjectPolicy(series_folder="{SeriesNumber:02d}_{Modality}_{SeriesDescription}",
                            file_stem="{Modality}", study_key="{StudyDate}")
@@ -231,6 +246,19 @@ def test_extras_are_not_added_twice(archive_session, oblique_series, tmp_path):
         "extra/notes_2.txt"]
 
 
+def test_the_users_files_are_never_moved(archive_session, oblique_series, tmp_path):
+    """Converted files are moved into the archive; kept DICOM and extras are copied."""
+    src = tmp_path / "exam"
+    shutil.copytree(oblique_series[0], src)
+    (src / "notes.txt").write_text("v1")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    rep = _import(archive_session, src, extrafiles_filter=("txt",),
+                  policy=ProjectPolicy(keep_dicom=True, pseudonymise=False))
+    assert rep.extras == ["extra/notes.txt"] and not rep.errors
+    assert len(archive_session.select_files("demo", "*/dicom/*.dcm")) == len(before) - 1
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+
+
 def test_late_instances_of_an_imported_series_are_an_error(archive_session, oblique_series,
                                                            tmp_path):
     files = sorted(oblique_series[0].iterdir())
@@ -266,6 +294,7 @@ def test_import_into_project_reports_every_stage(archive_session, oblique_series
 def test_one_file_is_imported_too(archive_session, pydicom_files):
     rep = _import(archive_session, pydicom_files["CT_small.dcm"])
     (placed,) = rep.imported
+    assert pydicom_files["CT_small.dcm"].is_file()  # staged by a link, never moved
     (nii,) = archive_session.select_files("demo", f"{placed.folder}/*.nii")
     vol, affine = dicom_volume([pydicom_files["CT_small.dcm"]])
     assert_same_world(nii.abspath, vol, affine)

@@ -33,6 +33,11 @@ if action == "add":
     s.add_files("demo", [AddItem(src, "P001#S1", "new/big.nii"),
                          AddItem(src, "NEWSUBJ#S1", "anat/big.nii"),
                          AddItem(src, "P003#S1", "t2/s006.nii")], overwrite=True)
+elif action.startswith("move"):  # sources beside src, moved in ("move_new": replacing none)
+    s.add_files("demo", [AddItem(src + ".1", "P001#S1", "new/big.nii", move=True),
+                         AddItem(src + ".2", "NEWSUBJ#S1", "anat/big.nii", move=True),
+                         AddItem(src + ".3", "P003#S1", "t2/s006.nii", move=True)
+                         ][:2 if action == "move_new" else 3], overwrite=True)
 elif action == "delete":
     s.delete_files(["P001#S1/dwi/s003.nii.gz"], project="demo")
 elif action == "delete_study":
@@ -107,6 +112,45 @@ def test_killed_add(demo, big, crash_at, committed):
         assert new == [] and replaced == old
         assert not (demo.storage / "demo/P001/S1/new").exists()
         assert not (demo.storage / "demo/NEWSUBJ").exists()
+
+
+@pytest.mark.parametrize("crash_at,committed", [
+    ("add:taken@2", False), ("add:copied", False), ("add:moved", False),
+    ("add:committed", True)])
+def test_killed_move(demo, tmp_path, crash_at, committed):
+    """Files moved in rather than copied: undone, each is back at its source; done, none is."""
+    sources = [tmp_path / f"m.nii.{k}" for k in (1, 2, 3)]
+    for k, p in enumerate(sources):
+        p.write_bytes(bytes([k]) * 1000)
+    old = (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes()
+    proc = child(demo, "move", tmp_path / "m.nii", crash_at)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    assert len(demo.recover()) == 1
+    assert_consistent(demo)
+    s = demo.session("admin")
+    new = s.select_files("demo", "new/big.nii") + s.select_files("demo", "NEWSUBJ#*/*")
+    replaced = (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes()
+    if committed:
+        assert [f.abspath.read_bytes() for f in new] == [bytes([0]) * 1000, bytes([1]) * 1000]
+        assert replaced == bytes([2]) * 1000
+        assert not any(p.exists() for p in sources)
+    else:
+        assert new == [] and replaced == old
+        assert [p.read_bytes() for p in sources] == [bytes([k]) * 1000 for k in (0, 1, 2)]
+        assert not (demo.storage / "demo/NEWSUBJ").exists()
+
+
+def test_killed_after_an_add_that_replaced_nothing(demo, tmp_path):
+    """Nothing to discard: the journal row went with the index transaction."""
+    for k in (1, 2):
+        (tmp_path / f"m.nii.{k}").write_bytes(b"x")
+    proc = child(demo, "move_new", tmp_path / "m.nii", "add:committed")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err.decode()
+    assert demo.recover() == []
+    assert_consistent(demo)
+    assert len(demo.session("admin").select_files("demo", "NEWSUBJ#*/*")) == 1
 
 
 @pytest.mark.parametrize("action,target", [("delete", "P001#S1/dwi/s003.nii.gz"),
@@ -216,6 +260,7 @@ def test_killed_dicom_import(demo, dicom_study):
     assert_consistent(demo)  # no orphan file, no orphan entry
     first = imported_series(demo)
     assert len(first) == 1  # the first series is whole, the second is not there at all
+    assert list((demo.storage / ".nora-import-tmp").rglob("*.nii"))  # back where it was
     proc = child(demo, "import", dicom_study)  # importing again completes the study
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()[-2000:]

@@ -128,6 +128,57 @@ def test_failure_during_index_rolls_back_the_disk(demo, tmp_path, monkeypatch, w
     assert leftovers(demo.storage) == [] and count(demo, PendingOp) == 0
 
 
+def test_move_renames_the_source_in(demo, tmp_path, write):
+    s = demo.session("member")
+    src = write(tmp_path / "m.nii", b"moved")
+    (info,) = s.add_files("demo", [AddItem(src, "P001#S1", "new/m.nii", move=True)])
+    assert not src.exists() and info.abspath.read_bytes() == b"moved"
+    assert (info.size, info.checksum) == (5, hashlib.sha256(b"moved").hexdigest())
+    assert leftovers(demo.storage) == [] and count(demo, PendingOp) == 0
+
+
+def test_failed_move_puts_the_sources_back(demo, tmp_path, monkeypatch, write):
+    s = demo.session("member")
+    from nora_server.archive import rows
+
+    def boom(*a, **k):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(rows, "upsert_files", boom)
+    old = (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes()
+    a, b = write(tmp_path / "a.nii", b"A"), write(tmp_path / "b.nii", b"B")
+    with pytest.raises(RuntimeError):
+        s.add_files("demo", [AddItem(a, "Q1#S1", "a/a.nii", move=True),
+                             AddItem(b, "P003#S1", "t2/s006.nii", move=True)], overwrite=True)
+    assert (a.read_bytes(), b.read_bytes()) == (b"A", b"B")  # nothing lost
+    assert (demo.storage / "demo/P003/S1/t2/s006.nii").read_bytes() == old
+    assert not (demo.storage / "demo/Q1").exists()
+    assert leftovers(demo.storage) == [] and count(demo, PendingOp) == 0
+
+
+def test_move_across_file_systems_copies(demo, tmp_path, monkeypatch, write):
+    import errno
+
+    from nora_server.archive import files
+
+    def other_device(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(files.os, "rename", other_device)
+    src = write(tmp_path / "m.nii", b"copied")
+    (info,) = demo.session("member").add_files(
+        "demo", [AddItem(src, "P001#S1", "new/m.nii", move=True)])
+    assert src.read_bytes() == b"copied" and info.abspath.read_bytes() == b"copied"
+
+
+def test_a_source_is_moved_once(demo, tmp_path, write):
+    src = write(tmp_path / "m.nii")
+    with pytest.raises(ArchiveError, match="twice"):
+        demo.session("member").add_files("demo", [AddItem(src, "P001#S1", "new/a.nii", move=True),
+                                                  AddItem(src, "P001#S1", "new/b.nii", move=True)])
+    assert src.exists()
+
+
 def test_index_in_place(demo, write):
     s = demo.session("member")
     out = s.output_location("demo", "P001#S1", "t1*/brainmask.nii")
