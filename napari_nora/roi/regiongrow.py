@@ -24,11 +24,10 @@ from napari_nora.roi.patch import Patch
 INITIAL_HALF_WIDTH = 16
 #: Once the box holds this fraction of the image, take the whole image.
 WHOLE_IMAGE_FRACTION = 0.25
-#: A region filling more than this fraction of a box of at least 1/DENSE_BOX of the image, and
-#: reaching all of the box's inner faces, jumps to the whole image (a smaller box would mistake
-#: a large organ, which fills its box too, for the background).
+#: A region filling more than this fraction of a box of at least 1/DENSE_BOX of the image,
+#: reaching all of the box's inner faces and the image border, jumps to the whole image.
 DENSE_FRACTION = 0.5
-DENSE_BOX = 8
+DENSE_BOX = 64
 
 
 def _seed_index(image, seed):
@@ -118,10 +117,14 @@ def region_grow_patch(image, seed, *, tolerance, connectivity=1,
         grown = any(g for pair in faces for g in pair)
         reaches_all = all(face or border for fpair, bpair in zip(faces, _at_border(lo, hi, shape))
                           for face, border in zip(fpair, bpair))
-        if grown and reaches_all and comp.size * DENSE_BOX >= total \
+        on_border = any((lo[ax] == 0 and comp.take(0, axis=ax).any())
+                        or (hi[ax] == shape[ax] and comp.take(-1, axis=ax).any())
+                        for ax in range(image.ndim))
+        if grown and reaches_all and on_border and comp.size * DENSE_BOX >= total \
                 and comp.mean() > DENSE_FRACTION:
-            # a dense region reaching every inner face of a large box is most likely the
-            # background around the anatomy: label the whole image now, not box by box
+            # a dense region reaching every inner face of a large box and the image's border
+            # is most likely the background around the anatomy (a large organ fills its box
+            # too, but lies inside the image): label the whole image now, not box by box
             lo, hi = [0] * image.ndim, list(shape)
             continue
         for ax, (grow_lo, grow_hi) in enumerate(faces):
