@@ -32,6 +32,7 @@ from nora_server.archive.db import make_engine, upgrade  # noqa: E402
 from nora_server.batch.resolve import DirectoryFiles, StudyInfo, Target  # noqa: E402
 from nora_server.batch.scheduler import SlurmScheduler  # noqa: E402
 from nora_server.batch.service import BatchRunner  # noqa: E402
+from nora_server.batch.states import Started  # noqa: E402
 
 BATCH = {"name": "bench", "level": "subject", "resources": {"time_min": 5},
          "jobs": [{"name": "noop", "type": "bash", "code": "echo $s1", "args": [
@@ -119,15 +120,19 @@ def measure(a, tmp: Path, engine, counting, sched) -> int:
     study = (StudyInfo("S1", "2020-01-01"),)
     targets = [Target("bench", f"P{i:04d}", study) for i in range(a.subjects)]
     ours, bare, launches, bare_ids, submit_only, cpu_ours = [], [], [], [], [], []
-    inner = sched.submit_launch
+    inner = sched.start_launch
 
-    def timed_submit(*args, **kw):  # the scheduler part alone (task pickle + sbatch)
+    def timed_start(*args, **kw):  # the scheduler part: task pickle, sbatch script, sbatch
         t0 = time.perf_counter()
-        try:
-            return inner(*args, **kw)
-        finally:
-            submit_only.append(time.perf_counter() - t0)
-    sched.submit_launch = timed_submit
+        started = inner(*args, **kw)
+
+        def wait():  # the launch writes its rows before it waits for sbatch's answer
+            try:
+                return started.wait()
+            finally:
+                submit_only.append(time.perf_counter() - t0)
+        return Started(wait)
+    sched.start_launch = timed_start
     for _ in range(a.repeat):  # alternate, same run, same cluster
         t, jid = bare_sbatch(a.subjects, tmp)
         bare.append(t)
@@ -151,10 +156,10 @@ def measure(a, tmp: Path, engine, counting, sched) -> int:
     print(f"  napari-nora launch    {o:6.3f} s   {o / b:5.2f}x  (validate, spec of {a.subjects} "
           f"targets, submission, {a.subjects} job-table rows; range {min(ours):.3f} - "
           f"{max(ours):.3f})")
-    print(f"    its submission      {sub:6.3f} s   {sub / b:5.2f}x  (submitit: one task pickle, "
-          "sbatch script, sbatch)")
+    print(f"    its submission      {sub:6.3f} s   {sub / b:5.2f}x  (one task pickle, sbatch script, "
+          "sbatch; the rows are written while sbatch runs)")
     print(f"  goal: launch <= 2x bare and < 10 s: {'MET' if o <= 2 * b and o < 10 else 'NOT MET'}"
-          f" (submission alone: {'MET' if sub <= 2 * b else 'NOT MET'})")
+          f" (its submission: {'MET' if sub <= 2 * b else 'NOT MET'})")
     cpu = statistics.median(cpu_ours)
     print(f"  CPU time of the launching process: {cpu * 1000:.0f} ms per launch (median)")
 

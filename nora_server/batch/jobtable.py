@@ -1,35 +1,34 @@
 """Writing a launch's rows into the job table fast: the launch is timed against a bare
 ``sbatch --array`` (bench/batch_launch.py), so 1000 rows must cost a few milliseconds of CPU.
 
-The rows go in complete, after the submission, with one statement:
+The rows go in while the submission runs (their job ids are not known yet), with one
+statement:
 
 * on SQLite, ``INSERT ... SELECT ... FROM json_each(?)``: the per-task values travel as one
   JSON array, and what follows a pattern (the task index, the status file, the log paths) is
-  built in SQL, and so are an array's job ids (``<array id>_<i>``). Half the CPU of
-  ``executemany``, no per-row parameter processing in Python;
+  built in SQL. Half the CPU of ``executemany``, no per-row parameter processing in Python;
 * on MariaDB >= 10.6 / MySQL >= 8.0.4 the same with ``JSON_TABLE``;
 * elsewhere, the statement SQLAlchemy compiled for the dialect, executed once with every row.
 
-The ids of the new rows come from ``last_insert_rowid()`` on SQLite (the write lock is held,
-rowids are consecutive), else from ``min(id)``/``max(id)``/``count`` when contiguous (one
-statement in task order), else from a select.
+Once the scheduler answered, one UPDATE sets the job ids, built in SQL too when they follow the
+array's pattern (``<array id>_<i>``). The ids of the new rows come from ``last_insert_rowid()``
+on SQLite (the write lock is held, rowids are consecutive), else from
+``min(id)``/``max(id)``/``count`` when contiguous (one statement in task order), else from a
+select.
 """
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
 
-from nora_server.batch.states import Submitted
 from nora_server.batch.tables import GridJob
 
-SHARED = ("launch_id", "project", "batch_name", "state", "scheduler", "submitted", "finished",
-          "message")
+SHARED = ("launch_id", "project", "batch_name", "state", "scheduler", "submitted")
 VARYING = ("subject", "study", "subject_id", "study_id")
 COLUMNS = ("launch_id", "task_index", "project", "subject", "study", "subject_id", "study_id",
-           "batch_name", "state", "scheduler", "submitted", "finished", "status_path",
-           "message", "log_out", "log_err")
+           "batch_name", "state", "scheduler", "submitted", "status_path", "log_out", "log_err")
 _SQL: dict = {}
 
 
@@ -56,50 +55,37 @@ def _processed(conn, values: dict) -> dict:
 
 
 SQLITE_INSERT = (
-    f"INSERT INTO gridjobs ({', '.join(COLUMNS)}, scheduler_id) SELECT :launch_id, j.key, "
-    ":project, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
+    f"INSERT INTO gridjobs ({', '.join(COLUMNS)}) SELECT :launch_id, j.key, :project, "
+    "json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), "
     "json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), :batch_name, :state, "
-    ":scheduler, :submitted, :finished, :status_dir || j.key || '.json', :message, "
-    ":log_prefix || j.key || :out_suffix, :log_prefix || j.key || :err_suffix, "
-    "{sid} FROM json_each(:rows) AS j")
+    ":scheduler, :submitted, :status_dir || j.key || '.json', "
+    ":log_prefix || j.key || :out_suffix, :log_prefix || j.key || :err_suffix "
+    "FROM json_each(:rows) AS j")
 
 
-def insert_rows(conn, shared: dict, rows: list[dict], status_dir: str,
-                logs: tuple[str, str, str], subs: list[Submitted] | None = None) -> None:
-    """Insert one row per task: ``shared`` values (SHARED), each row's VARYING values, the
-    status file ``<status_dir>/<i>.json``, the logs ``<prefix><i><suffix>`` (``logs``) and
-    the scheduler's job ids (``subs``, one per task; None when nothing was submitted)."""
+def insert_rows(conn, shared: dict, rows: list[tuple], status_dir: str,
+                logs: tuple[str, str, str]) -> None:
+    """Insert one row per task, without its job id: ``shared`` values (SHARED), each row's
+    VARYING values (a tuple in that order), the status file ``<status_dir>/<i>.json`` and the
+    logs ``<prefix><i><suffix>`` (``logs``)."""
     fixed = _processed(conn, {k: shared.get(k) for k in SHARED})
     status_dir = status_dir.rstrip("/")
-    prefix = id_prefix(subs) if subs else None
-    if conn.dialect.name == "sqlite":
-        data = [[r.get(k) for k in VARYING] for r in rows]
-        if subs and prefix is None:  # ids without a pattern: one per row
-            for d, s in zip(data, subs):
-                d.append(s.job_id)
-        sid = ("NULL" if not subs else ":sid_prefix || j.key" if prefix is not None
-               else "json_extract(j.value, '$[4]')")
+    if conn.dialect.name == "sqlite" or _has_json_table(conn.dialect):
         # the driver's own named parameters: no SQLAlchemy compilation of a 100 kB parameter
-        conn.exec_driver_sql(SQLITE_INSERT.format(sid=sid), {
-            **fixed, "rows": json.dumps(data), "status_dir": f"{status_dir}/",
-            "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2],
-            "sid_prefix": prefix})
-        return
-    if _has_json_table(conn.dialect):
-        _insert_json_table(conn, fixed, rows, status_dir, logs, subs, prefix)
+        conn.exec_driver_sql(SQLITE_INSERT if conn.dialect.name == "sqlite" else MYSQL_INSERT, {
+            **fixed, "rows": json.dumps(rows), "status_dir": f"{status_dir}/",
+            "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2]})
         return
     key = ("compiled", conn.dialect.name)
     if key not in _SQL:
-        cols = (*COLUMNS, "scheduler_id")
-        stmt = insert(GridJob.__table__).values({c: bindparam(c) for c in cols})
+        stmt = insert(GridJob.__table__).values({c: bindparam(c) for c in COLUMNS})
         compiled = stmt.compile(dialect=conn.dialect)
         order = tuple(compiled.positiontup) if compiled.positional else None
         _SQL[key] = (str(compiled), order)
     sql, order = _SQL[key]
-    per_task = [{**{k: r.get(k) for k in VARYING}, "task_index": i,
+    per_task = [{**dict(zip(VARYING, r)), "task_index": i,
                  "status_path": f"{status_dir}/{i}.json", "log_out": f"{logs[0]}{i}{logs[1]}",
-                 "log_err": f"{logs[0]}{i}{logs[2]}",
-                 "scheduler_id": subs[i].job_id if subs else None} for i, r in enumerate(rows)]
+                 "log_err": f"{logs[0]}{i}{logs[2]}"} for i, r in enumerate(rows)]
     if order is None:
         conn.exec_driver_sql(sql, [{**fixed, **t} for t in per_task])
     else:
@@ -107,16 +93,31 @@ def insert_rows(conn, shared: dict, rows: list[dict], status_dir: str,
                                    for t in per_task])
 
 
+def set_scheduler_ids(conn, launch_id: str, subs) -> None:
+    """The job ids of the launch's rows (``subs``: one submission per task, in task order)."""
+    prefix = id_prefix(subs)
+    if prefix is not None and conn.dialect.name == "sqlite":  # SQLAlchemy would double its cost
+        conn.exec_driver_sql("UPDATE gridjobs SET scheduler_id = ? || task_index "
+                             "WHERE launch_id = ?", (prefix, launch_id))
+    elif prefix is not None:  # <array id>_<i>: one statement, built in SQL
+        conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
+            scheduler_id=literal(prefix, String) + cast(GridJob.task_index, String)))
+    else:
+        conn.execute(update(GridJob).where(GridJob.launch_id == launch_id,
+                                           GridJob.task_index == bindparam("i"))
+                     .values(scheduler_id=bindparam("sid")),
+                     [{"i": i, "sid": s.job_id} for i, s in enumerate(subs)])
+
+
 MYSQL_INSERT = (
-    f"INSERT INTO gridjobs ({', '.join(COLUMNS)}, scheduler_id) SELECT %(launch_id)s, "
-    "j.idx - 1, %(project)s, j.subject, j.study, j.subject_id, j.study_id, %(batch_name)s, "
-    "%(state)s, %(scheduler)s, %(submitted)s, %(finished)s, "
-    "CONCAT(%(status_dir)s, j.idx - 1, '.json'), %(message)s, "
+    f"INSERT INTO gridjobs ({', '.join(COLUMNS)}) SELECT %(launch_id)s, j.idx - 1, "
+    "%(project)s, j.subject, j.study, j.subject_id, j.study_id, %(batch_name)s, %(state)s, "
+    "%(scheduler)s, %(submitted)s, CONCAT(%(status_dir)s, j.idx - 1, '.json'), "
     "CONCAT(%(log_prefix)s, j.idx - 1, %(out_suffix)s), "
-    "CONCAT(%(log_prefix)s, j.idx - 1, %(err_suffix)s), {sid} "
+    "CONCAT(%(log_prefix)s, j.idx - 1, %(err_suffix)s) "
     "FROM JSON_TABLE(%(rows)s, '$[*]' COLUMNS (idx FOR ORDINALITY, "
     "subject VARCHAR(128) PATH '$[0]', study VARCHAR(128) PATH '$[1]', "
-    "subject_id INT PATH '$[2]', study_id INT PATH '$[3]', sid VARCHAR(64) PATH '$[4]')) AS j")
+    "subject_id INT PATH '$[2]', study_id INT PATH '$[3]')) AS j")
 
 
 def _has_json_table(dialect) -> bool:
@@ -125,21 +126,6 @@ def _has_json_table(dialect) -> bool:
         return False
     version = tuple(dialect.server_version_info or ())
     return version >= ((10, 6) if getattr(dialect, "is_mariadb", False) else (8, 0, 4))
-
-
-def _insert_json_table(conn, fixed, rows, status_dir, logs, subs, prefix) -> None:
-    """MariaDB/MySQL: one ``INSERT ... SELECT ... FROM JSON_TABLE(...)`` (PyMySQL's
-    executemany would format every row in Python)."""
-    data = [[r.get(k) for k in VARYING] for r in rows]
-    if subs and prefix is None:
-        for d, s in zip(data, subs):
-            d.append(s.job_id)
-    sid = ("NULL" if not subs else "CONCAT(%(sid_prefix)s, j.idx - 1)" if prefix is not None
-           else "j.sid")
-    conn.exec_driver_sql(MYSQL_INSERT.format(sid=sid), {
-        **fixed, "rows": json.dumps(data), "status_dir": f"{status_dir}/",
-        "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2],
-        "sid_prefix": prefix})
 
 
 def row_ids(conn, launch_id: str, n: int) -> list[int]:

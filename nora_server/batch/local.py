@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 
 from nora_server.batch.runner import now_iso, read_status, status_path, write_status
-from nora_server.batch.states import (FINAL, Observation, Resources, Submitted, SubmittedArray,
-                                      task_logs)
+from nora_server.batch.states import (FINAL, Observation, Resources, Started, Submitted,
+                                      SubmittedArray, task_logs)
 
 log = logging.getLogger(__name__)
 KILL_GRACE_S = 3.0
@@ -155,8 +155,8 @@ class LocalScheduler:
         jobs = self._executor(folder, resources.time_min).map_array(fn, *zip(*args))
         return [Submitted(j.job_id, str(j.paths.stdout), str(j.paths.stderr)) for j in jobs]
 
-    def submit_launch(self, spec_path: Path, n: int, folder: Path, resources: Resources,
-                      name: str) -> list[Submitted]:
+    def start_launch(self, spec_path: Path, n: int, folder: Path, resources: Resources,
+                     name: str) -> Started:
         lanes = max(1, min(n, resources.array_parallelism or self.parallelism
                            or os.cpu_count() or 1))
         folder = Path(folder).absolute()
@@ -166,7 +166,8 @@ class LocalScheduler:
         jobs = ex.map_array(run_lane, *zip(*args))
         pids = [int(j.job_id) for j in jobs]
         (Path(spec_path).parent / "lanes.json").write_text(json.dumps(pids))
-        return SubmittedArray(f"{pids[0]}_", *task_logs(folder), n)
+        subs = SubmittedArray(f"{pids[0]}_", *task_logs(folder), n)
+        return Started(lambda: subs)
 
     def query(self, refs: dict[str, Path]) -> dict[str, Observation]:
         """From the status files; the lanes of each launch are checked once."""

@@ -2,8 +2,9 @@
 
 A scheduler has ``kind`` (``"local"`` or ``"slurm"``) and four methods:
 
-* ``submit_launch(spec_path, n, folder, resources, name) -> list[Submitted]``: the ``n`` tasks
-  of a launch (one per subject or study) as ONE submission (one Slurm array);
+* ``start_launch(spec_path, n, folder, resources, name) -> Started``: starts the ``n`` tasks
+  of a launch (one per subject or study) as ONE submission (one Slurm array); its ``wait()``
+  gives the submissions (the launch writes the job table in between);
 * ``query({job_id: status_path}) -> {job_id: Observation}``: every job's state with one
   scheduler query (``last_queries`` says how many it took; a job the scheduler does not know is
   ``Observation(None)``, kept as it was, never an error);

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select, update
 
 from nora_server.archive.models import utcnow
-from nora_server.batch.jobtable import insert_rows, row_ids
+from nora_server.batch.jobtable import insert_rows, row_ids, set_scheduler_ids
 from nora_server.batch.jobviews import JobViews
 from nora_server.batch.model import BatchError, check_resources, parse_batch
 from nora_server.batch.runner import LaunchSpec, status_path
@@ -56,6 +56,17 @@ def parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _answer(started) -> tuple:
+    """``(submissions, None)`` or ``(None, error)`` of a submission the scheduler started
+    (:class:`~nora_server.batch.states.Started`), or of one it refused at once (the error)."""
+    if isinstance(started, Exception):
+        return None, started
+    try:
+        return started.wait(), None
+    except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
+        return None, exc
 
 
 class BatchRunner(JobViews):
@@ -94,10 +105,11 @@ class BatchRunner(JobViews):
                parent_id: str | None = None) -> LaunchResult:
         """Submit ``batch_doc`` for every target as ONE array; returns the new job ids.
 
-        Then the launch record and its rows go into the job table in one transaction (one
-        statement for the rows). If the submission fails the rows say so (state ``error``) and
-        the error is raised; if the database fails, the submitted jobs are cancelled: no
-        half-written launch, no job the table does not know."""
+        While the scheduler takes the submission (sbatch waits on slurmctld), the launch record
+        and its rows go into the job table (one statement for the rows); once it answered, one
+        UPDATE gives the rows their job ids, or marks them ``error`` if it failed (then the
+        error is raised), and the transaction commits. If the database fails, the submitted
+        jobs are cancelled: no half-written launch, no job the table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
@@ -110,15 +122,13 @@ class BatchRunner(JobViews):
         spec = LaunchSpec(launch_id, batch.to_dict(), targets, self.files, self.registrar,
                           self.job_env)
         spec_path = spec.dump(folder)
-        status_dir = str(status_path(spec_path, 0).parent)
-        logs = task_logs((folder / "logs").absolute())
         now = utcnow()
-        failure = subs = None
         try:
-            subs = self.scheduler.submit_launch(spec_path, len(targets), folder / "logs", res,
-                                                f"nora-{batch.name}")
+            started = self.scheduler.start_launch(spec_path, len(targets), folder / "logs", res,
+                                                  f"nora-{batch.name}")
         except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
-            failure = exc
+            started = exc
+        subs = failure = None
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(BatchLaunch), [{
@@ -127,16 +137,22 @@ class BatchRunner(JobViews):
                     "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
                     "created": now}])
                 insert_rows(conn, {"launch_id": launch_id, "project": project,
-                                   "batch_name": batch.name, "scheduler": self.scheduler.kind,
-                                   "submitted": now, "state": "error" if failure else "queued",
-                                   "finished": now if failure else None,
-                                   "message": f"submission failed: {failure}" if failure
-                                   else None},
-                            [{"subject": t.subject, "study": t.study,
-                              "subject_id": t.subject_key, "study_id": t.study_key}
-                             for t in targets], status_dir, logs, subs)
+                                   "batch_name": batch.name, "state": "queued",
+                                   "scheduler": self.scheduler.kind, "submitted": now},
+                            [(t.subject, t.study, t.subject_key, t.study_key) for t in targets],
+                            str(status_path(spec_path, 0).parent),
+                            task_logs((folder / "logs").absolute()))
                 ids = row_ids(conn, launch_id, len(targets))
+                subs, failure = _answer(started)
+                started = None
+                if failure is None:
+                    set_scheduler_ids(conn, launch_id, subs)
+                else:
+                    conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
+                        state="error", finished=now, message=f"submission failed: {failure}"))
         except BaseException:
+            if started is not None:  # the database failed first: the scheduler's answer
+                subs = _answer(started)[0]
             if subs:  # the job table could not be written: no jobs nobody knows of
                 self._withdraw(subs, spec_path)
             raise
@@ -144,7 +160,7 @@ class BatchRunner(JobViews):
             raise failure
         log.info("launched %s: %d job(s) of %r on %s", launch_id, len(ids), batch.name,
                  self.scheduler.kind)
-        job_ids = subs.job_ids if hasattr(subs, "job_ids") else [s.job_id for s in subs]
+        job_ids = getattr(subs, "job_ids", None) or [s.job_id for s in subs]
         return LaunchResult(launch_id, ids, job_ids)
 
     def _withdraw(self, subs, spec_path) -> None:

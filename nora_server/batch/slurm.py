@@ -14,11 +14,13 @@ import math
 import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 from nora_server.batch.runner import read_status
 from nora_server.batch.states import (FINAL, Observation, Resources, SchedulerUnavailable,
-                                      Submitted, SubmittedArray, run_command, task_logs)
+                                      Started, Submitted, SubmittedArray, run_command,
+                                      task_logs)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,6 @@ class SlurmScheduler:
     def __init__(self, *, slurm_conf: str | None = None, runner=None,
                  retries: int = 3, backoff_s: float = 0.5, python: str | None = None,
                  sbatch_extra: dict | None = None):
-        import subprocess
         if slurm_conf:
             os.environ["SLURM_CONF"] = str(slurm_conf)
         self.runner = runner or subprocess.run
@@ -99,12 +100,14 @@ class SlurmScheduler:
         jobs = self._executor(folder, resources, name, len(args)).map_array(fn, *zip(*args))
         return [Submitted(j.job_id, str(j.paths.stdout), str(j.paths.stderr)) for j in jobs]
 
-    def submit_launch(self, spec_path: Path, n: int, folder: Path, resources: Resources,
-                      name: str) -> list[Submitted]:
-        """The ``n`` tasks of a launch as one array. Unlike ``map_array``, which pickles every
-        task, ONE task pickle is written; each task links it under its own name when it starts
-        (:mod:`nora_server.batch.slurm_task`) and reads its index from ``SLURM_ARRAY_TASK_ID``.
-        This keeps a 1000-task launch close to a bare ``sbatch --array``."""
+    def start_launch(self, spec_path: Path, n: int, folder: Path, resources: Resources,
+                     name: str) -> Started:
+        """Start ``sbatch`` for the ``n`` tasks of a launch as one array; the caller writes its
+        job table while sbatch waits on slurmctld, then ``wait()`` gives the submissions.
+        Unlike ``map_array``, which pickles every task, ONE task pickle is written; each task
+        links it under its own name when it starts (:mod:`nora_server.batch.slurm_task`) and
+        reads its index from ``SLURM_ARRAY_TASK_ID``. This keeps a 1000-task launch close to a
+        bare ``sbatch --array``."""
         from submitit.core.utils import DelayedSubmission
 
         from nora_server.batch.runner import run_array_task
@@ -118,8 +121,17 @@ class SlurmScheduler:
         ex.parameters["map_count"] = n
         command = " ".join([ex.python, "-u -m nora_server.batch.slurm_task",
                             shlex.quote(str(folder))])
-        base = ex._submit_command(command).job_id
-        return SubmittedArray(f"{base}_", *logs, n)
+        script = folder / "submission.sh"
+        script.write_text(ex._make_submission_file_text(command, ""))
+        proc = subprocess.Popen(["sbatch", "--parsable", str(script)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+        def wait() -> SubmittedArray:  # no time limit: a killed sbatch may have submitted
+            out, err = proc.communicate()
+            if proc.returncode != 0 or not out.strip():
+                raise RuntimeError(f"sbatch failed: {(err or out).strip()}")
+            return SubmittedArray(f"{out.strip().split(';')[0]}_", *logs, n)
+        return Started(wait)
 
     def _lines(self, cmd: list[str], ok_errors=()) -> dict[str, tuple[str, str, str]]:
         """``{job id: (state, start, end)}`` from ``sacct``/``squeue`` lines ``id|state|s|e``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,13 @@ class SubmittedArray(Sequence):
     @property
     def job_ids(self) -> list[str]:
         return [f"{self.pattern[0]}{i}" for i in range(self.n)]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A submission the scheduler has started: ``wait()`` waits for its answer and gives the
+    submissions (one per task), or raises why it failed; call it once."""
+    wait: Callable[[], Sequence[Submitted]]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 One launch is one submitted batch (one Slurm array); one grid job is one array task: the batch's
 jobs, in order, for one subject (or study). States: ``queued``, ``running``, ``done``,
-``error``, ``cancelled``. The schema comes with the Alembic migration ``b001`` in the archive's
-history (``noractl db upgrade``).
+``error``, ``cancelled``. The schema comes with the Alembic migrations ``b001`` and ``b002``
+in the archive's history (``noractl db upgrade``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class GridJob(Base):
     batch_name: Mapped[str] = mapped_column(String(255), default="")
     state: Mapped[str] = mapped_column(String(16), default="queued")
     scheduler: Mapped[str] = mapped_column(String(16))
-    scheduler_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    scheduler_id: Mapped[str | None] = mapped_column(String(64))  # no index: see b002
     submitted: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started: Mapped[datetime | None] = mapped_column(DateTime)
     finished: Mapped[datetime | None] = mapped_column(DateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,26 @@ def test_refused_submission_is_recorded_and_raised(slurm_runner, storage):
     rows = [r for r in slurm_runner.jobs(project="proj") if r.batch_name == "copy t1"
             and r.state == "error" and "submission failed" in (r.message or "")]
     assert len(rows) == 2 and all(r.scheduler_id is None for r in rows)
+
+
+def test_database_failure_cancels_the_submitted_array(slurm, tmp_path, storage):
+    """The rows go in while sbatch runs; if the job table cannot be written (here: it does not
+    exist) the array sbatch took is cancelled: Slurm keeps no job the table does not know."""
+    from nora_server.archive.db import make_engine
+    from nora_server.batch.resolve import DirectoryFiles
+    from nora_server.batch.scheduler import SlurmScheduler
+    from nora_server.batch.service import BatchRunner
+
+    targets = make_storage(storage, 2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'no_tables.sqlite'}")
+    runner = BatchRunner(engine, SlurmScheduler(sbatch_extra={"hold": True}),
+                         folder=tmp_path / "jobs", files=DirectoryFiles(str(storage)))
+    name = f"db failure {uuid.uuid4().hex[:8]}"
+    try:
+        with pytest.raises(Exception, match="no such table"):
+            runner.launch({**copy_batch(time_min=5), "name": name}, targets, project="proj")
+    finally:
+        engine.dispose()
+    states = subprocess.run(["squeue", "-h", "-t", "all", "-n", f"nora-{name}", "-o", "%T"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert states and set(states) == {"CANCELLED"}  # submitted, then withdrawn
