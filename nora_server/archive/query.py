@@ -86,8 +86,8 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
         return Subject.id.in_(select(SubjectTag.subject_id).where(
             like(SubjectTag.tag, v, trailing_wildcard=True)))
     if term.attr == "FTAG":
-        return Study.id.in_(select(File.study_id).join(FileTag, FileTag.file_id == File.id)
-                            .where(like(FileTag.tag, v, trailing_wildcard=True)))
+        return Study.id.in_(select(FileTag.study_id).where(like(FileTag.tag, v,
+                                                                 trailing_wildcard=True)))
     if term.attr == "SDESC":
         return like(Study.description, v, trailing_wildcard=True)
     if term.attr == "JOB":
@@ -318,7 +318,12 @@ class QueryMixin:
                                             only_ids=True)
         key = Study.id if level == "study" else Subject.id
         with self.engine.connect() as conn:
-            found = [r[-1] if level == "study" else r[0] for r in conn.execute(q)]
+            # plain ids need no processing: read the driver's rows (SQLAlchemy's row objects
+            # for tens of thousands of ids cost about as much as the query)
+            result = conn.execute(q)
+            k = 1 if level == "study" else 0
+            found = [r[k] for r in result.cursor.fetchall()]
+            result.close()
             page = found[offset:offset + limit]
             rows = []
             if page:
