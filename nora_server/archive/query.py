@@ -159,7 +159,8 @@ class QueryMixin:
     def _table_select(self, proj, bars, level: str, order, descending: bool, *, ids: bool,
                       only_ids: bool = False, within=None):
         """(select of the rows, where clause, identity?) for ``studies`` and ``table``.
-        ``only_ids``: select just the row's ids (study level: subject id, study id);
+        ``only_ids``: select just the row's id (study level: the study id; subject level:
+        the subject id, and what DISTINCT needs to sort);
         ``within``: a clause that replaces the bars (the rows of one page)."""
         if level not in LEVELS:
             raise FilterError(f"level {level!r} is unknown: use 'study' or 'subject'")
@@ -177,7 +178,7 @@ class QueryMixin:
         if ids or only_ids:
             cols += [Subject.id] + ([Study.id] if level == "study" else [])
         if only_ids:
-            cols = cols[-2:] if level == "study" else cols[-1:] + [Subject.pseudonym]
+            cols = cols[-1:] + ([] if level == "study" else [Subject.pseudonym])
         column = ALIASES.get(order.lower(), order.lower()) if order else "id"
         if column not in ORDER or (level == "subject" and column not in SUBJECT_COLUMNS):
             allowed = SUBJECT_COLUMNS if level == "subject" else tuple(ORDER)
@@ -194,7 +195,7 @@ class QueryMixin:
                 q = q.add_columns(ORDER[column])
                 keys.insert(0, ORDER[column])
         elif column in SUBJECT_COLUMNS:
-            q = select(*cols).join(Study, Study.subject_id == Subject.id)
+            q = select(*cols).select_from(Subject).join(Study, Study.subject_id == Subject.id)
             keys = [Subject.pseudonym, Study.key]
             if column != "id":
                 keys.insert(0, ORDER[column])
@@ -321,8 +322,7 @@ class QueryMixin:
             # plain ids need no processing: read the driver's rows (SQLAlchemy's row objects
             # for tens of thousands of ids cost about as much as the query)
             result = conn.execute(q)
-            k = 1 if level == "study" else 0
-            found = [r[k] for r in result.cursor.fetchall()]
+            found = [r[0] for r in result.cursor.fetchall()]
             result.close()
             page = found[offset:offset + limit]
             rows = []
