@@ -30,7 +30,8 @@ import logging
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import String, and_, cast, distinct, false, func, or_, select, true
+from sqlalchemy import (String, and_, cast, distinct, exists, false, func, or_, select,
+                        true)
 
 from nora_server.archive.dateterms import prefix_range
 from nora_server.archive.errors import FilterError, PermissionDenied
@@ -75,9 +76,11 @@ def _load_job_filter():
     return _job_filter
 
 
-def term_clause(column: str, term: Term, *, identity: bool, project_id: int | None = None):
+def term_clause(column: str, term: Term, *, identity: bool, project_id: int | None = None,
+                per_study: bool = False):
     """SQL clause for one term of the bar ``column`` (every term ends in a wildcard).
-    ``project_id`` lets a file search read only that project's part of the file index."""
+    ``project_id`` lets a file search read only that project's part of the file index;
+    ``per_study``: check a file search within each candidate study instead."""
     v = term.value
     if term.attr == "STAG":
         return Study.id.in_(select(StudyTag.study_id).where(like(StudyTag.tag, v,
@@ -96,6 +99,9 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
             log.warning("JOB:%s matches nothing: no batch runner registered job states", v)
             return false()
         return builder(v)
+    if column == "files" and per_study:
+        return exists().where(File.study_id == Study.id,
+                              like(File.path, v, trailing_wildcard=True))
     if column == "files":
         files = select(File.study_id).where(like(File.path, v, trailing_wildcard=True))
         if project_id is not None:
@@ -121,9 +127,17 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
 def filter_clause(column: str, flt: Filter, *, identity: bool, project_id: int | None = None):
     if flt.empty:
         return true()
-    return or_(*(and_(*(term_clause(column, t, identity=identity, project_id=project_id)
-                        for t in group))
+    return or_(*(_group_clause(column, group, identity=identity, project_id=project_id)
                  for group in flt.groups))
+
+
+def _group_clause(column: str, group, *, identity: bool, project_id: int | None):
+    # a file search AND a study-level tag (``t1*/s0*.nii & STAG:control``): the database reads
+    # the tagged studies from the tag index and checks the pattern within each (one seek in
+    # (study_id, path)) instead of reading every path of the pattern's prefix in the project
+    per_study = column == "files" and any(t.attr in ("STAG", "FTAG") for t in group)
+    return and_(*(term_clause(column, t, identity=identity, project_id=project_id,
+                              per_study=per_study) for t in group))
 
 
 def bars_clause(bars: dict[str, str] | None, *, identity: bool, project_id: int | None = None):
