@@ -126,7 +126,8 @@ def make_database(engine, studies: int, files_per_study: int = 10, *, project: s
         conn.execute(insert(SubjectTag), [{"subject_id": subj_ids[subject_name(i)], "tag": "vip"}
                                           for i in range(0, n_subj, 50)])
         conn.execute(text(
-            "INSERT INTO file_tags (file_id, tag) SELECT f.id, 'good' FROM files f "
+            "INSERT INTO file_tags (file_id, tag, study_id) SELECT f.id, 'good', f.study_id "
+            "FROM files f "
             "WHERE f.path LIKE 't1%' AND MOD(f.study_id, 3) = 0"))
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:

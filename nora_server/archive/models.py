@@ -124,7 +124,7 @@ class File(Base):
 
 
 # Each tag table has an index (tag, owner id): a filter-bar term (STAG:, PTAG:, FTAG:) reads
-# the owners of a tag from the index alone (migration 0002).
+# the owners of a tag from the index alone (migrations 0002, 0003).
 class SubjectTag(Base):
     __tablename__ = "subject_tags"
     __table_args__ = (Index("ix_subject_tags_tag_subject", "tag", "subject_id"), MYSQL)
@@ -142,11 +142,16 @@ class StudyTag(Base):
 
 
 class FileTag(Base):
+    """``study_id`` is the file's study, copied here (files never change study; the row goes
+    with its file): ``FTAG:`` reads studies from the index ``(tag, study_id, file_id)`` alone
+    (migration 0003)."""
+
     __tablename__ = "file_tags"
-    __table_args__ = (Index("ix_file_tags_tag_file", "tag", "file_id"), MYSQL)
+    __table_args__ = (Index("ix_file_tags_tag_study", "tag", "study_id", "file_id"), MYSQL)
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"),
                                          primary_key=True)
     tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
+    study_id: Mapped[int] = mapped_column(Integer)
 
 
 class Document(Base):

@@ -30,7 +30,8 @@ import logging
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import String, and_, cast, distinct, false, func, or_, select, true
+from sqlalchemy import (String, and_, cast, distinct, exists, false, func, or_, select,
+                        true)
 
 from nora_server.archive.dateterms import prefix_range
 from nora_server.archive.errors import FilterError, PermissionDenied
@@ -75,9 +76,11 @@ def _load_job_filter():
     return _job_filter
 
 
-def term_clause(column: str, term: Term, *, identity: bool, project_id: int | None = None):
+def term_clause(column: str, term: Term, *, identity: bool, project_id: int | None = None,
+                per_study: bool = False):
     """SQL clause for one term of the bar ``column`` (every term ends in a wildcard).
-    ``project_id`` lets a file search read only that project's part of the file index."""
+    ``project_id`` lets a file search read only that project's part of the file index;
+    ``per_study``: check a file search within each candidate study instead."""
     v = term.value
     if term.attr == "STAG":
         return Study.id.in_(select(StudyTag.study_id).where(like(StudyTag.tag, v,
@@ -86,8 +89,8 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
         return Subject.id.in_(select(SubjectTag.subject_id).where(
             like(SubjectTag.tag, v, trailing_wildcard=True)))
     if term.attr == "FTAG":
-        return Study.id.in_(select(File.study_id).join(FileTag, FileTag.file_id == File.id)
-                            .where(like(FileTag.tag, v, trailing_wildcard=True)))
+        return Study.id.in_(select(FileTag.study_id).where(like(FileTag.tag, v,
+                                                                 trailing_wildcard=True)))
     if term.attr == "SDESC":
         return like(Study.description, v, trailing_wildcard=True)
     if term.attr == "JOB":
@@ -96,6 +99,9 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
             log.warning("JOB:%s matches nothing: no batch runner registered job states", v)
             return false()
         return builder(v)
+    if column == "files" and per_study:
+        return exists().where(File.study_id == Study.id,
+                              like(File.path, v, trailing_wildcard=True))
     if column == "files":
         files = select(File.study_id).where(like(File.path, v, trailing_wildcard=True))
         if project_id is not None:
@@ -121,9 +127,17 @@ def term_clause(column: str, term: Term, *, identity: bool, project_id: int | No
 def filter_clause(column: str, flt: Filter, *, identity: bool, project_id: int | None = None):
     if flt.empty:
         return true()
-    return or_(*(and_(*(term_clause(column, t, identity=identity, project_id=project_id)
-                        for t in group))
+    return or_(*(_group_clause(column, group, identity=identity, project_id=project_id)
                  for group in flt.groups))
+
+
+def _group_clause(column: str, group, *, identity: bool, project_id: int | None):
+    # a file search AND a study-level tag (``t1*/s0*.nii & STAG:control``): the database reads
+    # the tagged studies from the tag index and checks the pattern within each (one seek in
+    # (study_id, path)) instead of reading every path of the pattern's prefix in the project
+    per_study = column == "files" and any(t.attr in ("STAG", "FTAG") for t in group)
+    return and_(*(term_clause(column, t, identity=identity, project_id=project_id,
+                              per_study=per_study) for t in group))
 
 
 def bars_clause(bars: dict[str, str] | None, *, identity: bool, project_id: int | None = None):
@@ -159,7 +173,8 @@ class QueryMixin:
     def _table_select(self, proj, bars, level: str, order, descending: bool, *, ids: bool,
                       only_ids: bool = False, within=None):
         """(select of the rows, where clause, identity?) for ``studies`` and ``table``.
-        ``only_ids``: select just the row's ids (study level: subject id, study id);
+        ``only_ids``: select just the row's id (study level: the study id; subject level:
+        the subject id, and what DISTINCT needs to sort);
         ``within``: a clause that replaces the bars (the rows of one page)."""
         if level not in LEVELS:
             raise FilterError(f"level {level!r} is unknown: use 'study' or 'subject'")
@@ -177,7 +192,7 @@ class QueryMixin:
         if ids or only_ids:
             cols += [Subject.id] + ([Study.id] if level == "study" else [])
         if only_ids:
-            cols = cols[-2:] if level == "study" else cols[-1:] + [Subject.pseudonym]
+            cols = cols[-1:] + ([] if level == "study" else [Subject.pseudonym])
         column = ALIASES.get(order.lower(), order.lower()) if order else "id"
         if column not in ORDER or (level == "subject" and column not in SUBJECT_COLUMNS):
             allowed = SUBJECT_COLUMNS if level == "subject" else tuple(ORDER)
@@ -194,7 +209,7 @@ class QueryMixin:
                 q = q.add_columns(ORDER[column])
                 keys.insert(0, ORDER[column])
         elif column in SUBJECT_COLUMNS:
-            q = select(*cols).join(Study, Study.subject_id == Subject.id)
+            q = select(*cols).select_from(Subject).join(Study, Study.subject_id == Subject.id)
             keys = [Subject.pseudonym, Study.key]
             if column != "id":
                 keys.insert(0, ORDER[column])
@@ -318,7 +333,11 @@ class QueryMixin:
                                             only_ids=True)
         key = Study.id if level == "study" else Subject.id
         with self.engine.connect() as conn:
-            found = [r[-1] if level == "study" else r[0] for r in conn.execute(q)]
+            # plain ids need no processing: read the driver's rows (SQLAlchemy's row objects
+            # for tens of thousands of ids cost about as much as the query)
+            result = conn.execute(q)
+            found = [r[0] for r in result.cursor.fetchall()]
+            result.close()
             page = found[offset:offset + limit]
             rows = []
             if page:

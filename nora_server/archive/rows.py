@@ -95,7 +95,12 @@ def add_tags(conn, level: str, ids: list[int], tags) -> int:
         have = set(conn.execute(select(col, table.tag).where(col.in_(part),
                                                              table.tag.in_(tags))).all())
         have = {(i, t.lower()) for i, t in have}
-        new += [{col.key: i, "tag": t} for i in part for t in tags if (i, t.lower()) not in have]
+        extra = {i: {} for i in part}
+        if level == "file":  # a file tag carries its file's study (FTAG: reads it)
+            extra = {i: {"study_id": s} for i, s in conn.execute(
+                select(File.id, File.study_id).where(File.id.in_(part)))}
+        new += [{col.key: i, "tag": t, **extra[i]} for i in part for t in tags
+                if (i, t.lower()) not in have]
     if new:
         conn.execute(insert(table), new)
     return len(new)

@@ -117,6 +117,30 @@ def test_bars_are_combined_with_and(demo):
     assert [r.ref for r in rows] == ["P001#S1", "P002#S1"]
 
 
+def test_file_tags_follow_files_and_studies(demo):
+    """A file tag carries its file's study (FTAG: reads it from the tag index): tagging files
+    of other studies, untagging and deleting files keep FTAG: terms right."""
+    from sqlalchemy import select
+
+    from nora_server.archive.models import File, FileTag
+
+    s = demo.session("member")
+    assert [r.ref for r in s.studies("demo", {"id": "FTAG:good"})] == ["P001#S1"]
+    s.tag_files(s.select_files("demo", "*", ref="P003#S1") + s.select_files("demo", "ct/*"),
+                "good,new")
+    assert [r.ref for r in s.studies("demo", {"id": "FTAG:good"})] == ["P001#S1", "P002#S1",
+                                                                        "P003#S1"]
+    with demo.engine.connect() as conn:
+        assert conn.execute(select(FileTag.file_id).join(File, File.id == FileTag.file_id)
+                            .where(FileTag.study_id != File.study_id)).all() == []
+    s.tag_files(s.select_files("demo", "*", ref="P003#S1"), "good", remove=True)
+    s.delete_files(s.select_files("demo", "ct/*"))
+    assert [r.ref for r in s.studies("demo", {"id": "FTAG:good FTAG:new"})] == ["P001#S1",
+                                                                              "P003#S1"]
+    assert [r.ref for r in s.studies("demo", {"files": "t1_trio*/s0*.nii & FTAG:good"})] == [
+        "P001#S1"]
+
+
 def test_subject_level(demo):
     s = demo.session("member")
     assert [r.ref for r in s.subjects("demo", {"files": "STAG:control"})] == ["P001", "P003"]

@@ -139,9 +139,9 @@ def test_head_revisions_without_alembic():
     assert head_revisions() == set(ScriptDirectory.from_config(alembic_config(None)).get_heads())
 
 
-def test_migration_0002_keeps_existing_files(fresh_url, tmp_path):
-    """A database with files from before 0002 gets each file's project filled in, keeps
-    case-insensitive paths, and downgrades back."""
+def test_migrations_0002_0003_keep_existing_files(fresh_url, tmp_path):
+    """A database with files from before 0002 gets each file's project (0002) and each file
+    tag's study (0003) filled in, keeps case-insensitive paths and tags, and downgrades back."""
     from sqlalchemy import text
 
     from nora_server.archive import Archive
@@ -169,12 +169,16 @@ def test_migration_0002_keeps_existing_files(fresh_url, tmp_path):
         with eng.connect() as conn:
             assert conn.execute(text("SELECT study_id, project_id FROM files ORDER BY 1")
                                 ).all() == [(1, 1), (2, 2)]
+            assert conn.execute(text("SELECT file_id, study_id FROM file_tags ORDER BY 1")
+                                ).all() == [(1, 1), (2, 2)]
         ensure_user(eng, "root", is_admin=True)
         s = Archive(eng, tmp_path).session("root")
         assert [f.path for f in s.select_files("b", "t1*/*")] == ["T1_mprage/s2.nii"]
         # '=' on the rebuilt table still ignores case (SQLite: the column kept NOCASE)
         assert s.file_info("p1#s1/t1_MPRAGE/S2.NII", project="b").path == "T1_mprage/s2.nii"
         assert [r.ref for r in s.studies("a", {"id": "FTAG:GOOD", "files": "t1_"})] == ["P1#S1"]
+        assert s.tag_files(s.select_files("b", "t1*/*"), "Good") == 0  # the tag kept NOCASE
+        assert s.tag_files(s.select_files("b", "t1*/*"), "best") == 1
         downgrade(eng, "b001")
         with eng.connect() as conn:
             assert conn.execute(text("SELECT COUNT(*) FROM files WHERE path LIKE 't1%'")
