@@ -7,7 +7,7 @@ range of one index instead of looking up each tagged file in ``files``; selectin
 still reads their ids from the same index.
 
 Revision ID: 0003
-Revises: 0002
+Revises: b002
 Create Date: 2026-11-29
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
-down_revision = '0002'
+down_revision = 'b002'
 branch_labels = None
 depends_on = None
 
