@@ -3,9 +3,10 @@ each level, pull (retrieve + import) and send, each a plain function that blocks
 and reports through an optional progress callback (run them in a thread worker).
 
 ``progress(stage, done, total)``: ``stage`` is "unzip", "index", "convert", "place" (import)
-or "retrieve", "send", "find", "node" (network); ``total`` may be None while unknown. Everything takes the
-user's :class:`~nora_server.archive.session.ArchiveSession` (rights are checked there) and the
-site :class:`~nora_server.config.Settings` (``[dicom]``, ``[pacs.*]``); see docs/dicom.md.
+or "retrieve", "send", "find", "node" (network); ``total`` may be None while unknown.
+Everything takes the user's :class:`~nora_server.archive.session.ArchiveSession` (rights are
+checked there) and the site :class:`~nora_server.config.Settings` (``[dicom]``, ``[pacs.*]``);
+see docs/dicom.md.
 
 Example::
 
