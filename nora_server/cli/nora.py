@@ -38,8 +38,14 @@ ACTIONS = ("sql", "add", "delete", "del_pat", "out", "pathout", "select", "creat
 def build_parser() -> Parser:
     p = Parser(prog="nora", description="NORA-compatible data command line",
                formatter_class=argparse.RawDescriptionHelpFormatter,
-               epilog="file patterns: * any run of characters, _ exactly one; relative to the "
-                      "study folder, optionally after PID#SID/ (see docs/cli.md)")
+               epilog="file patterns: * any run of characters, _ exactly one; relative to the\n"
+                      "study folder, optionally after PID#SID/ (see docs/cli.md)\n\n"
+                      "more commands (each with --help, e.g. nora -p P --import . --help):\n"
+                      "  nora -p P --import PATH ...   DICOM folders, zips (docs/dicom.md)\n"
+                      "  nora pacs echo|find|pull|send  query/retrieve and send (docs/dicom.md)\n"
+                      "  nora -p P --launch JSON | --launchfile FILE | --launch_autoexec PSID\n"
+                      "                                run batches (docs/batch.md)\n"
+                      "  nora jobs ...                 list, kill, re-run jobs, show logs")
     p.add_argument("-p", "--project", help="all commands refer to this project")
     p.add_argument("--config", help="nora.toml to use (default: $NORA_CONFIG or "
                                     "~/.config/nora/nora.toml)")

@@ -192,6 +192,8 @@ def test_readers_cannot_write(nora, demo, tmp_path, write):
 def test_no_arguments_print_the_help(nora):
     rc, out, err = nora()
     assert rc == 0 and "--select" in out and "--exportmeta" in out and err == ""
+    # the commands parsed elsewhere are named too, so a user finds them
+    assert all(c in out for c in ("--import", "nora pacs", "--launch", "nora jobs"))
 
 
 def test_exportmeta_of_study_root_json(nora, demo, write):
