@@ -3,8 +3,8 @@
 wheel = slice, Ctrl+wheel = zoom about the cursor, right drag = pan, left click/drag = move the
 crosshair (all views follow), middle drag = window/level of the active image (Shift: this view
 only). Ctrl+left drag is left to other tools (the navigation tool). While ROI drawing is on
-(space) and an ROI is active, left and right presses in the main view are the ROI pen's
-(draw, erase); Shift suspends drawing, as in NORA. 3D views keep napari's own
+(space) and an ROI is active, left and right presses in a 2D view (not the mosaic) are the ROI
+pen's (draw, erase in that view's plane); Shift suspends drawing, as in NORA. 3D views keep napari's own
 camera (left drag rotates, wheel zooms). In 2D the vispy camera is kept non-interactive so the
 buttons do only what is listed here; napari resets the camera flags when the active layer
 changes, so they are forced back.
@@ -71,7 +71,10 @@ def install(view, controller) -> None:
         if not _flat(view):
             return
         controller.set_active_view(view)
-        if controller.pen_owns(view, event):
+        tool = controller.pen_tool(view, event)
+        if tool is not None:  # in the main view the ROI layer's own callback draws
+            if view is not controller.main:
+                yield from controller.draw_in(view, tool, event)
             return
         mods = event.modifiers
         if event.button == LEFT and "Control" not in mods and _pan_zoom_mode(model):

@@ -3,7 +3,9 @@
 No Qt here: :class:`PenSettings` is the evented state the dock widget edits, and
 :class:`RoiDrawing` installs callbacks on ROI layers. Left button draws, right button erases,
 Shift suspends drawing, Space toggles drawing mode, Ctrl-Z / Shift-Ctrl-Z undo and redo.
-Drawing happens in the 2D view, in the plane shown (or with a 3D ball when the pen is 3D).
+Drawing happens in the 2D view, in the plane shown (or with a 3D ball when the pen is 3D);
+another canvas showing the same ROI (a workspace view) draws through :meth:`RoiDrawing.drag`
+with its own dims, in the same undo history.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class RoiDrawing:
         if not is_roi(layer) or id(layer) in self._histories:
             return
         self._histories[id(layer)] = roi.History(mask_of(layer))
-        layer.mouse_drag_callbacks.append(self._on_drag)
+        layer.mouse_drag_callbacks.append(self.drag)
         layer.mouse_move_callbacks.append(self._on_move)
         layer.mouse_pan = not self.settings.drawing
         if hasattr(layer.events, "paint"):  # napari's own brush: keep statistics current
@@ -71,8 +73,8 @@ class RoiDrawing:
 
     def detach(self, layer) -> None:
         self._histories.pop(id(layer), None)
-        if self._on_drag in layer.mouse_drag_callbacks:
-            layer.mouse_drag_callbacks.remove(self._on_drag)
+        if self.drag in layer.mouse_drag_callbacks:
+            layer.mouse_drag_callbacks.remove(self.drag)
         if self._on_move in layer.mouse_move_callbacks:
             layer.mouse_move_callbacks.remove(self._on_move)
         self.hide_preview()
@@ -157,12 +159,13 @@ class RoiDrawing:
         self.changed.emit(layer)
 
     # -- geometry of a mouse event -------------------------------------------------------------
-    def _plane_axis(self, layer):
-        """Layer axis normal to the 2D view, or None for a 3D pen."""
+    def _plane_axis(self, layer, dims=None):
+        """Layer axis normal to the 2D view (``dims``: this viewer's), or None for a 3D pen."""
         if self.settings.pen_3d:
             return None
-        offset = self.viewer.dims.ndim - layer.ndim
-        axes = [a - offset for a in self.viewer.dims.not_displayed if a - offset >= 0]
+        dims = self.viewer.dims if dims is None else dims
+        offset = dims.ndim - layer.ndim
+        axes = [a - offset for a in dims.not_displayed if a - offset >= 0]
         return axes[-1] if axes else None
 
     @staticmethod
@@ -194,20 +197,23 @@ class RoiDrawing:
             return roi.region_grow_patch(vol, center, tolerance=max(tol, 0.0))
         raise ValueError(f"unknown pen {s.pen!r}")
 
-    def _on_drag(self, layer, event):
+    def drag(self, layer, event, dims=None):
+        """Draw (left) or erase (right) on ``layer`` during a mouse drag, in the plane of the
+        2D view whose ``dims`` are given (default: this viewer's); one undo step per stroke."""
         s = self.settings
-        if (not s.drawing or s.pen == "polygon" or self.viewer.dims.ndisplay != 2
+        dims = self.viewer.dims if dims is None else dims
+        if (not s.drawing or s.pen == "polygon" or dims.ndisplay != 2
                 or "Shift" in event.modifiers or event.button not in (1, 2)):
             return
         value = event.button == 1
         self.hide_preview()
         history = self.history(layer)
-        axis = self._plane_axis(layer)
+        axis = self._plane_axis(layer, dims)
         start = self._index(layer, event)
         if np.any(np.round(start) < 0) or np.any(np.round(start) >= layer.data.shape):
             return
         if s.pen == "region growing":
-            yield from self._grow(layer, event, history, start, value)
+            yield from self._grow(layer, event, history, start, value, dims)
             return
         history.begin_stroke()
         history.paint(self.pen_patch(layer, start, axis=axis), value=value)
@@ -225,12 +231,12 @@ class RoiDrawing:
         history.end_stroke()
         self._edited(layer)
 
-    def _grow(self, layer, event, history, seed, value):
+    def _grow(self, layer, event, history, seed, value, dims):
         """Region growing: drag left/right to lower/raise the tolerance, live in the ROI."""
         image = reference_of(self.viewer, layer)
         lo, hi = image.contrast_limits if image is not None else (0.0, 1.0)
         tol0 = self.settings.tolerance * (hi - lo)
-        horizontal = self.viewer.dims.displayed[-1] - (self.viewer.dims.ndim - layer.ndim)
+        horizontal = dims.displayed[-1] - (dims.ndim - layer.ndim)
         history.begin_stroke()
         history.paint(self.pen_patch(layer, seed, tolerance=tol0), value=value)
         layer.refresh()

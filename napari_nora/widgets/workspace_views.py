@@ -294,16 +294,29 @@ class WorkspaceController:
         tool.drawing.changed.connect(self.refresh_mirrors)
         self.state.roi_drawing = tool.settings.drawing
 
-    def pen_owns(self, view, event) -> bool:
-        """True when a left/right press in ``view`` is the ROI pen's, not navigation's: drawing
-        is on, an ROI is the active layer of the main view (where the pens draw), no Shift
-        (NORA: Shift suspends drawing) and no Ctrl."""
-        if view is not self.main or not self._roi_tools or not self.state.roi_drawing:
-            return False
+    def pen_tool(self, view, event):
+        """The ROI tool whose pen a left/right press in ``view`` is, or None (navigation's):
+        drawing is on, an ROI is the active layer of the main viewer, no Shift (NORA: Shift
+        suspends drawing), no Ctrl, and ``view`` is a single-plane 2D view (not the mosaic)."""
+        if view.kind == "mosaic" or not self.state.roi_drawing:
+            return None
         if event.button not in (1, 2) or {"Shift", "Control"} & set(event.modifiers):
-            return False
-        pens = {getattr(t.settings, "pen", "") for t in self._roi_tools}
-        return is_roi(self.viewer.layers.selection.active) and pens != {"polygon"}
+            return None
+        if not is_roi(self.viewer.layers.selection.active):
+            return None
+        return next((t for t in self._roi_tools
+                     if t.settings.drawing and getattr(t.settings, "pen", "") != "polygon"), None)
+
+    def draw_in(self, view, tool, event):
+        """A pen stroke in an extra view (a mouse-drag generator): ``tool`` draws on the source
+        ROI in this view's plane (its dims), so the stroke is one step of the ROI's own undo
+        history; the view's mirror redraws as it goes, the other views when it ends."""
+        layer = self.viewer.layers.selection.active
+        mirrors = view.mirrors_of(layer)
+        for _ in tool.drawing.drag(layer, event, dims=view.model.dims):
+            for mirror in mirrors:
+                mirror.refresh()
+            yield
 
     def refresh_mirrors(self, layer) -> None:
         """Redraw ``layer`` in the extra views (after an ROI edit in place)."""

@@ -69,7 +69,7 @@ def test_new_roi_thresholded_at_the_lower_window_limit(tool):
 
 def test_left_draws_right_erases_shift_suspends_and_undo_redo(tool):
     layer = tool.new_roi()
-    cb = tool.drawing._on_drag
+    cb = tool.drawing.drag
     tool.settings.radius_mm = 2.0
     z = 4
     drag(layer, cb, [world_of(layer, (z, 10, 5)), world_of(layer, (z, 10, 25))])
@@ -98,7 +98,7 @@ def test_threshold_rgrow_pen_uses_the_window_and_the_reference_image(tool):
     tool.settings.radius_mm = 50.0
     image = np.asarray(tool._viewer.layers["t1"].data)
     centre = tuple(int(c) for c in np.argwhere(image >= 300).mean(axis=0))
-    drag(layer, tool.drawing._on_drag, [world_of(layer, centre)])
+    drag(layer, tool.drawing.drag, [world_of(layer, centre)])
     m = mask_of(layer)
     assert m.sum() == (image[centre[0]] >= 300).sum()  # the whole bright slab of that slice
 
@@ -110,12 +110,12 @@ def test_region_growing_tolerance_follows_the_drag(tool):
     image = np.asarray(tool._viewer.layers["t1"].data)
     seed = tuple(int(c) for c in np.argwhere(image >= 300).mean(axis=0))
     w0 = world_of(layer, seed)
-    drag(layer, tool.drawing._on_drag, [w0])
+    drag(layer, tool.drawing.drag, [w0])
     assert mask_of(layer).sum() == (image >= 300).sum()
     tool.undo()
     far = list(seed)
     far[2] += 200  # +200 voxels to the right: tolerance + 2 windows -> everything
-    drag(layer, tool.drawing._on_drag, [w0, world_of(layer, far)])
+    drag(layer, tool.drawing.drag, [w0, world_of(layer, far)])
     assert mask_of(layer).all()
     assert len(tool.drawing.history(layer).step_sizes()) == 1
 
@@ -282,7 +282,7 @@ def test_keys_opacity_outline_visibility_and_statistics_follow_edits(tool, qtbot
     qtbot.addWidget(win)
     assert win.rows[0]["voxels"] == 0
     tool.settings.radius_mm = 2.0
-    drag(layer, tool.drawing._on_drag, [world_of(layer, (4, 10, 5)), world_of(layer, (4, 10, 25))])
+    drag(layer, tool.drawing.drag, [world_of(layer, (4, 10, 5)), world_of(layer, (4, 10, 25))])
     n = int(mask_of(layer).sum())
     qtbot.waitUntil(lambda: win.rows[0]["voxels"] == n, timeout=5000)
 

@@ -166,3 +166,40 @@ def test_drawing_undo_and_redo_reach_the_roi_from_every_view(ws, qtbot):
     ws.viewer.layers.selection.active = roi
     click(ctl.main, world_to_px(ctl.main, (0.0, -5.0, 5.0)), modifiers=("Shift",))
     assert ctl.state.position == pytest.approx((0.0, -5.0, 5.0), abs=0.3) and not mask.any()
+
+
+def test_pens_draw_in_the_plane_of_an_extra_view_in_the_roi_undo_history(ws, qtbot):
+    ctl, tool = ws.ctl, ws.roi_tool
+    roi = tool.new_roi()
+    tool.settings.radius_mm = 1.0
+    ctl.state.set_axes([0, 1, 2], [0.0, -3.0, 0.0])  # the coronal shows A = -3 (voxel 17)
+    settle(qtbot)
+    cor = ctl.view_of_kind("coronal")  # shows S (vertical) and R (horizontal)
+    before = grab(cor)
+    key(qtbot, cor, "Space")  # drawing on
+    drag(cor, world_to_px(cor, (-5.0, -3.0, 2.0)), world_to_px(cor, (5.0, -3.0, 2.0)))
+    settle(qtbot)
+    mask = mask_of(roi)
+    assert ctl.state.position == (0.0, -3.0, 0.0)  # the pen, not the crosshair
+    assert mask[15:26, 17, 22].all()  # S -5..5 at R = 2: voxels (S+20, A+20, R+20)
+    assert mask.sum() == mask[:, 17, :].sum() and not mask[:, 17, :20].any()  # one plane
+    changed = np.abs(grab(cor).astype(int) - before.astype(int)).sum(axis=-1) > 30
+    assert changed.sum() > 20  # the coronal view shows its stroke
+    drawn = mask.copy()
+    drag(cor, world_to_px(cor, (-5.0, -3.0, 2.0)), world_to_px(cor, (-5.0, -3.0, 2.0)),
+         button="right")  # erase a dot: a second stroke
+    assert mask.sum() < drawn.sum()
+    key(qtbot, cor, "Z", ("Control",))  # undo the erase, then the stroke: one step each
+    np.testing.assert_array_equal(mask, drawn)
+    key(qtbot, cor, "Z", ("Control",))
+    assert not mask.any()
+    key(qtbot, ctl.main, "Z", ("Control", "Shift"))  # redo from view 1: the same history
+    np.testing.assert_array_equal(mask, drawn)
+    # Shift suspends drawing; with drawing off the left click moves the crosshair again
+    click(cor, world_to_px(cor, (4.0, -3.0, -4.0)), modifiers=("Shift",))
+    assert ctl.state.position == pytest.approx((4.0, -3.0, -4.0), abs=0.3)
+    key(qtbot, cor, "Space")
+    assert not tool.settings.drawing
+    click(cor, world_to_px(cor, (-6.0, -3.0, 7.0)))
+    assert ctl.state.position == pytest.approx((-6.0, -3.0, 7.0), abs=0.3)
+    np.testing.assert_array_equal(mask, drawn)
