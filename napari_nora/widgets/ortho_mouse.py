@@ -4,8 +4,8 @@ wheel = slice, Ctrl+wheel = zoom about the cursor, right drag = pan, left click/
 crosshair (all views follow), middle drag = window/level of the active image (Shift: this view
 only). Ctrl+left drag is left to other tools (the navigation tool). While ROI drawing is on
 (space) and an ROI is active, left and right presses in a 2D view (not the mosaic) are the ROI
-pen's (draw, erase in that view's plane); Shift suspends drawing, as in NORA. 3D views keep napari's own
-camera (left drag rotates, wheel zooms). In 2D the vispy camera is kept non-interactive so the
+pen's (draw, erase in that view's plane); Shift suspends drawing, as in NORA. 3D views keep
+napari's own camera (left drag rotates, wheel zooms). In 2D the vispy camera is kept non-interactive so the
 buttons do only what is listed here; napari resets the camera flags when the active layer
 changes, so they are forced back.
 """
