@@ -7,6 +7,7 @@ tens of thousands of them, and tuples are built several times faster than datacl
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,18 +15,29 @@ from pathlib import Path
 from typing import NamedTuple
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = {"count": 0, "was_enabled": True}
+
+
 @contextmanager
 def bulk():
     """Pause the cyclic garbage collector while building many records: none of them can form
     a cycle, and otherwise each collection walks every record built so far (three times
-    slower for a 100k-row table)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    slower for a 100k-row table; in napari each full collection over the heap also holds the
+    GUI thread). Reference counting still frees everything; nested and concurrent pauses (the
+    desktop's worker threads) share one counter."""
+    with _gc_lock:
+        if _gc_pauses["count"] == 0:
+            _gc_pauses["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pauses["count"] += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses["count"] -= 1
+            if _gc_pauses["count"] == 0 and _gc_pauses["was_enabled"]:
+                gc.enable()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import select
 
-from nora_server.archive.models import File, Study, Subject
+from nora_server.archive.models import File
 from nora_server.archive.patterns import to_regex
 
 CHUNK = 20_000
@@ -47,14 +47,14 @@ class FileIndex:
 
     @classmethod
     def build(cls, session, project: str) -> FileIndex:
-        from nora_server.desktop.table import _project_id, gc_paused
+        from nora_server.archive.records import bulk
+        from nora_server.desktop.table import _project_id
 
         pid, _ = _project_id(session, project)
-        q = (select(File.path, File.study_id).join(Study, File.study_id == Study.id)
-             .join(Subject, Study.subject_id == Subject.id).where(Subject.project_id == pid))
+        q = select(File.path, File.study_id).where(File.project_id == pid)
         names: list[str] = []
         ids = []
-        with gc_paused(), session.engine.connect() as conn:
+        with bulk(), session.engine.connect() as conn:
             result = conn.execute(q)
             while rows := result.fetchmany(CHUNK):
                 paths, studies = zip(*rows)

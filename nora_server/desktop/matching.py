@@ -27,7 +27,8 @@ from nora_server.archive.models import Study, Subject
 from nora_server.archive.patterns import to_regex
 from nora_server.archive.query import ALIASES, COLUMNS, IDENTITY, term_clause
 from nora_server.desktop.file_index import FileIndex, matching_values
-from nora_server.desktop.table import StudyTable, _attributed, _project_id, gc_paused
+from nora_server.archive.records import bulk
+from nora_server.desktop.table import StudyTable, _attributed, _project_id
 
 #: archive filter column -> column of the desktop table
 TABLE_COLUMN = {"name": "name", "birth": "birth", "sex": "sex", "study": "study",
@@ -59,7 +60,7 @@ class Matcher:
         return self
 
     def prepare(self) -> Matcher:
-        with gc_paused():
+        with bulk():
             for key in ("subject", "patient_id", *TABLE_COLUMN.values()):
                 self._values(key)
             self._tag_index("study")
@@ -155,12 +156,9 @@ def _bar(name: str, text: str, identity: bool) -> tuple[str, Filter]:
 
 
 def _database_ids(session, project: str, column: str, term: Term, identity: bool):
-    if term.attr == "JOB":
-        from nora_server.batch.archive_link import install_job_filter
-
-        install_job_filter()
     pid, _ = _project_id(session, project)
     q = (select(Study.id).join(Subject, Study.subject_id == Subject.id)
-         .where(Subject.project_id == pid, term_clause(column, term, identity=identity)))
+         .where(Subject.project_id == pid,
+                term_clause(column, term, identity=identity, project_id=pid)))
     with session.engine.connect() as conn:
         return np.fromiter(conn.execute(q).scalars(), dtype=np.int64)

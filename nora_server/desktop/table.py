@@ -18,9 +18,6 @@ Filter bars (keys of ``bars``): the archive's columns (``id``, ``name``, ``birth
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,9 +25,9 @@ from sqlalchemy import String, and_, cast, null, select
 
 from nora_server.archive.errors import FilterError
 from nora_server.archive.filters import Filter, Term, parse
-from nora_server.archive.models import Project, Study, StudyTag, Subject, SubjectTag
+from nora_server.archive.models import Study, StudyTag, Subject, SubjectTag
 from nora_server.archive.query import bars_clause, filter_clause
-from nora_server.archive.rights import allowed
+from nora_server.archive.records import bulk
 
 #: columns of the table, in display order (identity columns are empty for readers)
 COLUMNS = ("subject", "patient_id", "name", "birth", "sex", "study", "date", "desc",
@@ -88,43 +85,14 @@ class StudyTable:
 
 def _project_id(session, project: str) -> tuple[int, bool]:
     """(project id, identity right) after the session checked the user's role."""
-    role = session.role(project)
-    with session.engine.connect() as conn:
-        pid = conn.execute(select(Project.id).where(Project.name == project)).scalar_one()
-    return pid, allowed(role, "identity")
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = {"count": 0, "was_enabled": True}
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """No cyclic garbage collection while a large result is turned into columns.
-
-    Fetching 100k rows allocates millions of short-lived objects; the collector would run full
-    collections over the whole (napari-sized) heap meanwhile, each holding the interpreter for
-    a third of a second, and the GUI thread would stand still. Reference counting still frees
-    everything; nested and concurrent pauses share one counter.
-    """
-    with _gc_lock:
-        if _gc_pauses["count"] == 0:
-            _gc_pauses["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_pauses["count"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses["count"] -= 1
-            if _gc_pauses["count"] == 0 and _gc_pauses["was_enabled"]:
-                gc.enable()
+    ref = session._project(project)
+    return ref.id, ref.can("identity")
 
 
 def load_table(session, project: str) -> StudyTable:
     """All studies of ``project`` with tags (three queries, 100k rows ~1 s); ``jobs`` is
     left to :func:`job_states`."""
-    with gc_paused():
+    with bulk():
         return _load_table(session, project)
 
 
@@ -229,7 +197,7 @@ def _attributed(text: str, attr: str) -> Filter:
     return Filter(groups)
 
 
-def where_clause(bars: dict[str, str] | None, *, identity: bool):
+def where_clause(bars: dict[str, str] | None, *, identity: bool, project_id: int | None = None):
     """SQL clause of the desktop's bars (archive bars plus ``tags`` and ``job``)."""
     bars = dict(bars or {})
     extra = []
@@ -238,8 +206,9 @@ def where_clause(bars: dict[str, str] | None, *, identity: bool):
         if text and text.strip():
             flt = _attributed(text, attr)
             if not flt.empty:
-                extra.append(filter_clause("study", flt, identity=identity))
-    return and_(bars_clause(bars, identity=identity), *extra)
+                extra.append(filter_clause("study", flt, identity=identity,
+                                           project_id=project_id))
+    return and_(bars_clause(bars, identity=identity, project_id=project_id), *extra)
 
 
 def matching_study_ids(session, project: str, bars: dict[str, str] | None) -> np.ndarray:
@@ -249,7 +218,7 @@ def matching_study_ids(session, project: str, bars: dict[str, str] | None) -> np
     :class:`~nora_server.archive.errors.PermissionDenied` (an identity bar for a reader).
     """
     pid, identity = _project_id(session, project)
-    where = where_clause(bars, identity=identity)
+    where = where_clause(bars, identity=identity, project_id=pid)
     q = (select(Study.id).join(Subject, Study.subject_id == Subject.id)
          .where(Subject.project_id == pid, where))
     with session.engine.connect() as conn:
