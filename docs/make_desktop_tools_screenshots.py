@@ -29,19 +29,11 @@ def wait(app, until, timeout=90.0):
 
 
 def make_archive(tmp: Path, node_port: int, pacs_port: int):
-    from nora_server.archive import AddItem, Archive
-    from nora_server.archive.admin import ensure_user
-    from nora_server.archive.db import make_engine, upgrade
-    from tests.server.conftest import DEMO_FILES, DEMO_STUDIES, DEMO_SUBJECTS
+    from nora_server.archive import AddItem
+    from tests.server.conftest import DEMO_FILES, DEMO_STUDIES, DEMO_SUBJECTS, new_archive
 
     url = f"sqlite:///{tmp / 'nora.sqlite'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    ensure_user(engine, "admin", is_admin=True)
-    archive = Archive(engine, tmp / "storage")
-    archive.storage.mkdir()
-    admin = archive.session("admin")
-    admin.create_project("demo", description="demo project")
+    archive, admin = new_archive(url, tmp, description="demo project")
     items = []
     for ref, paths in DEMO_FILES.items():
         for p in paths:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
-
-from nora_server.archive import AddItem, Archive
-from nora_server.archive.admin import ensure_user
-from nora_server.archive.db import make_engine, upgrade
+from nora_server.archive import AddItem
 from nora_server.batch.resolve import StudyInfo, Target
+from tests.server.conftest import database_url, new_archive
 
 
 def make_storage(root: Path, n: int, *, missing=(), project: str = "proj") -> list[Target]:
@@ -86,8 +80,6 @@ def task_process_gone(row, timeout: float = 15.0) -> bool:
     return False
 
 
-MARIADB = os.environ.get("NORA_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
-
 COPY_AND_QUERY = {"name": "copy and query", "level": "subject", "jobs": [
     {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
      "args": [{"type": "FILE", "pattern": "t1*/s0*.nii", "study": "last"},
@@ -97,35 +89,10 @@ COPY_AND_QUERY = {"name": "copy and query", "level": "subject", "jobs": [
      "args": [{"type": "OUT", "name": "derived/found.txt", "study": "last"}]}]}
 
 
-def _database(backend, tmp_path):
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'nora.sqlite'}", lambda: None
-    name = f"nora_test_batch_{uuid.uuid4().hex[:10]}"
-    server = create_engine(MARIADB)
-    try:
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 "
-                              "COLLATE utf8mb4_general_ci"))
-    except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"MariaDB is not reachable at {MARIADB}: {exc}")
-
-    def drop():
-        with server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        server.dispose()
-    return f"{MARIADB}/{name}", drop
-
-
 def make_site(tmp_path, monkeypatch, backend="sqlite", executor="local", extra=""):
     """A site with project ``demo``: P001 (two MR studies), P002 (one), P003 (CT only)."""
-    url, drop = _database(backend, tmp_path)
-    engine = make_engine(url)
-    upgrade(engine)
-    ensure_user(engine, "admin", is_admin=True)
-    archive = Archive(engine, tmp_path / "storage")
-    archive.storage.mkdir()
-    admin = archive.session("admin")
-    admin.create_project("demo")
+    url, drop = database_url(backend, tmp_path)
+    archive, admin = new_archive(url, tmp_path)
     src = tmp_path / "src"
     items = []
     for ref, rel in [("P001#S1", "t1/s001.nii"), ("P001#S2", "t1/s001.nii"),

@@ -6,6 +6,7 @@ running during a large C-FIND and a pull."""
 from __future__ import annotations
 
 import pytest
+from qtpy.QtCore import Qt
 
 from napari_nora.widgets.pacs_query import PacsQueryWidget
 from tests.desktop_tools.pacs_data import LOAD_PATIENTS
@@ -13,7 +14,15 @@ from tests.desktop_tools.pacs_data import LOAD_PATIENTS
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-def _search(qtbot, idle, widget, *, name="", pid="", date="*", modality=""):
+def _tool(qtbot, make_context, pacs, role="admin"):
+    """The PACS query tool for a ``role`` in project demo: (context, widget)."""
+    ctx = make_context(role, pacs)
+    w = PacsQueryWidget(ctx)
+    qtbot.addWidget(w)
+    return ctx, w
+
+
+def _search(idle, widget, *, name="", pid="", date="*", modality=""):
     widget.name.setText(name)
     widget.patient_id.setText(pid)
     widget.date.setText(date)
@@ -36,10 +45,8 @@ def _pseudonym(ctx, pid):
 
 @SQLITE
 def test_search_by_name_with_caret_and_wildcard_masks_names(qtbot, idle, make_context, pacs):
-    ctx = make_context("member", pacs)
-    w = PacsQueryWidget(ctx)
-    qtbot.addWidget(w)
-    _search(qtbot, idle, w, name="Doe^J*")
+    ctx, w = _tool(qtbot, make_context, pacs, "member")
+    _search(idle, w, name="Doe^J*")
     assert _ids(w) == ["PID-DOE1", "PID-DOE2"]
     shown = {w.tree.topLevelItem(i).text(0) for i in range(w.tree.topLevelItemCount())}
     assert shown == {_pseudonym(ctx, "PID-DOE1"), _pseudonym(ctx, "PID-DOE2")}
@@ -53,10 +60,8 @@ def test_search_by_name_with_caret_and_wildcard_masks_names(qtbot, idle, make_co
 
 @SQLITE
 def test_reveal_needs_the_identity_right(qtbot, idle, make_context, pacs):
-    ctx = make_context("reader", pacs)
-    w = PacsQueryWidget(ctx)
-    qtbot.addWidget(w)
-    _search(qtbot, idle, w, name="Smith^Anna")
+    ctx, w = _tool(qtbot, make_context, pacs, "reader")
+    _search(idle, w, name="Smith^Anna")
     assert _ids(w) == ["PID-SMI1"]
     assert not w.reveal.isEnabled()
     w.reveal.setChecked(True)  # even if forced, nothing is revealed
@@ -68,15 +73,11 @@ def test_reveal_needs_the_identity_right(qtbot, idle, make_context, pacs):
 
 @SQLITE
 def test_the_api_refuses_a_readers_pull(qtbot, idle, make_context, pacs):
-    from qtpy.QtCore import Qt
-
     from nora_server.archive.errors import PermissionDenied
     from nora_server.dicom import api
 
-    ctx = make_context("reader", pacs)
-    w = PacsQueryWidget(ctx)
-    qtbot.addWidget(w)
-    _search(qtbot, idle, w, pid="PID-SMI1")
+    ctx, w = _tool(qtbot, make_context, pacs, "reader")
+    _search(idle, w, pid="PID-SMI1")
     w.tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Checked)
     assert w.pull_selected() is None and "write" in w.status.text()
     with pytest.raises(PermissionDenied):  # the API refuses it, not only the button
@@ -85,21 +86,19 @@ def test_the_api_refuses_a_readers_pull(qtbot, idle, make_context, pacs):
 
 @SQLITE
 def test_search_by_date_range_year_and_modality(qtbot, idle, make_context, pacs):
-    w = PacsQueryWidget(make_context("admin", pacs))
-    qtbot.addWidget(w)
-    assert _ids(_search(qtbot, idle, w, date="20240301-20240331")) == ["PID-DOE1", "PID-SMI1"]
-    assert _ids(_search(qtbot, idle, w, date="2023*")) == ["PID-DOE2"]
-    assert _ids(_search(qtbot, idle, w, date="20240316-")) == ["PID-SMI1"]
-    assert _ids(_search(qtbot, idle, w, name="Doe*", modality="CT")) == ["PID-DOE2"]
+    _, w = _tool(qtbot, make_context, pacs)
+    assert _ids(_search(idle, w, date="20240301-20240331")) == ["PID-DOE1", "PID-SMI1"]
+    assert _ids(_search(idle, w, date="2023*")) == ["PID-DOE2"]
+    assert _ids(_search(idle, w, date="20240316-")) == ["PID-SMI1"]
+    assert _ids(_search(idle, w, name="Doe*", modality="CT")) == ["PID-DOE2"]
     w.date.setText("2024-13*x")
     assert w.search() is None and "date" in w.status.text()
 
 
 @SQLITE
 def test_expanding_a_study_queries_its_series(qtbot, idle, make_context, pacs):
-    w = PacsQueryWidget(make_context("admin", pacs))
-    qtbot.addWidget(w)
-    _search(qtbot, idle, w, pid="PID-DOE1")
+    _, w = _tool(qtbot, make_context, pacs)
+    _search(idle, w, pid="PID-DOE1")
     study = w.tree.topLevelItem(0).child(0)
     assert study.childCount() == 0  # not asked yet
     study.setExpanded(True)
@@ -109,22 +108,19 @@ def test_expanding_a_study_queries_its_series(qtbot, idle, make_context, pacs):
     assert study.child(0).text(6) == "6"
 
 
-def _check_series(qtbot, idle, w, pid, series_index):
-    _search(qtbot, idle, w, pid=pid)
+def _check_series(idle, w, pid, series_index):
+    _search(idle, w, pid=pid)
     study = w.tree.topLevelItem(0).child(0)
     study.setExpanded(True)
     idle(w)
-    from qtpy.QtCore import Qt
     study.child(series_index).setCheckState(0, Qt.CheckState.Checked)
     return study
 
 
 def test_pull_selected_series_by_move_into_the_project(qtbot, idle, make_context, pacs, ticks):
-    ctx = make_context("member", pacs)
-    w = PacsQueryWidget(ctx)
-    qtbot.addWidget(w)
+    ctx, w = _tool(qtbot, make_context, pacs, "member")
     w.node_box.setCurrentIndex(w.node_box.findData("orthanc"))  # C-MOVE
-    study = _check_series(qtbot, idle, w, "PID-DOE1", 1)
+    study = _check_series(idle, w, "PID-DOE1", 1)
     assert study.checkState(0).name == "PartiallyChecked"
     (item,) = w.checked_items()
     assert len(item.series_uids) == 1 and item.study_uid == pacs.studies["PID-DOE1"]
@@ -148,12 +144,9 @@ def test_pull_selected_series_by_move_into_the_project(qtbot, idle, make_context
 
 @SQLITE
 def test_pull_whole_study_by_get(qtbot, idle, make_context, pacs):
-    ctx = make_context("admin", pacs)
-    w = PacsQueryWidget(ctx)
-    qtbot.addWidget(w)
+    ctx, w = _tool(qtbot, make_context, pacs)
     w.node_box.setCurrentIndex(w.node_box.findData("orthanc_get"))
-    _search(qtbot, idle, w, pid="PID-DOE2")
-    from qtpy.QtCore import Qt
+    _search(idle, w, pid="PID-DOE2")
     w.tree.topLevelItem(0).setCheckState(0, Qt.CheckState.Checked)  # the patient: its studies
     assert [i.series_uids for i in w.checked_items()] == [()]
     w.pull_selected()
@@ -165,8 +158,7 @@ def test_pull_whole_study_by_get(qtbot, idle, make_context, pacs):
 
 @SQLITE
 def test_large_query_keeps_the_gui_running(qtbot, idle, make_context, pacs, ticks):
-    w = PacsQueryWidget(make_context("admin", pacs))
-    qtbot.addWidget(w)
+    _, w = _tool(qtbot, make_context, pacs)
     w.name.setText("Load^*")
     with ticks() as t:
         w.search()
@@ -189,7 +181,7 @@ def test_pull_by_move_through_the_running_dicom_node(qtbot, idle, make_context, 
         w = PacsQueryWidget(ctx)
         qtbot.addWidget(w)
         w.node_box.setCurrentIndex(w.node_box.findData("orthanc"))
-        study = _check_series(qtbot, idle, w, "PID-SMI1", 0)
+        study = _check_series(idle, w, "PID-SMI1", 0)
         assert study.checkState(0).name == "Checked"  # its only series: the whole study
         w.pull_selected()
         idle(w, timeout=120)

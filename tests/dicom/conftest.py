@@ -329,16 +329,8 @@ def make_node(node_port, tmp_path):
 @pytest.fixture
 def archive_session(tmp_path):
     """An archive with a site admin ``admin`` and an empty project ``demo``."""
-    from nora_server.archive import Archive
-    from nora_server.archive.admin import ensure_user
-    from nora_server.archive.db import make_engine, upgrade
+    from tests.server.conftest import new_archive
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'nora.sqlite'}")
-    upgrade(engine)
-    ensure_user(engine, "admin", is_admin=True)
-    archive = Archive(engine, tmp_path / "storage")
-    archive.storage.mkdir()
-    session = archive.session("admin")
-    session.create_project("demo")
+    archive, session = new_archive(f"sqlite:///{tmp_path / 'nora.sqlite'}", tmp_path)
     yield session
     archive.dispose()

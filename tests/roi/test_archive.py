@@ -7,9 +7,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from nora_server.archive import Archive, AddItem
-from nora_server.archive.admin import ensure_user
-from nora_server.archive.db import make_engine, upgrade
+from nora_server.archive import AddItem
 from nora_server.config import Settings, write_settings
 from napari_nora import geometry
 from napari_nora.widgets.desktop_context import ARCHIVE_KEY
@@ -17,7 +15,7 @@ from napari_nora.widgets.roi_archive import archive_path
 from napari_nora.widgets.roi_layers import mask_of
 from napari_nora.widgets.roi_tool import RoiTool
 from tests.helpers import make_affine, rotation
-from tests.server.conftest import database_url
+from tests.server.conftest import database_url, new_archive
 
 #: a flipped, permuted source grid (display order differs from file order) and an oblique one
 AFFINES = {
@@ -32,19 +30,13 @@ def site(request, tmp_path_factory):
     """A real archive: project ``demo`` (member ``mia``, reader ``rex``), its nora.toml."""
     tmp = tmp_path_factory.mktemp(f"roi-archive-{request.param}")
     url, drop = database_url(request.param, tmp)
-    engine = make_engine(url)
-    upgrade(engine)
-    ensure_user(engine, "admin", is_admin=True)
-    archive = Archive(engine, tmp / "storage")
-    archive.storage.mkdir()
-    admin = archive.session("admin")
-    admin.create_project("demo")
+    archive, admin = new_archive(url, tmp)
     for user, role in (("mia", "member"), ("rex", "reader")):
         admin.create_user(user)
         admin.grant(user, "demo", role)
     config = write_settings(Settings(database=url, storage=archive.storage), tmp / "nora.toml")
     yield admin, config
-    engine.dispose()
+    archive.dispose()
     drop()
 
 

@@ -50,6 +50,19 @@ def database_url(backend: str, tmp: Path):
     return _mariadb_database()
 
 
+def new_archive(url: str, root: Path, *, project: str = "demo", description: str = ""):
+    """A new archive on ``url`` (upgraded) with its storage ``root/storage``, a site admin
+    ``admin`` and an empty ``project``; return (archive, admin's session)."""
+    engine = make_engine(url)
+    upgrade(engine)
+    ensure_user(engine, "admin", is_admin=True)
+    archive = Archive(engine, root / "storage")
+    archive.storage.mkdir()
+    admin = archive.session("admin")
+    admin.create_project(project, description=description)
+    return archive, admin
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request):
     return request.param
