@@ -37,11 +37,6 @@ def _seed_index(image, seed):
     return idx
 
 
-def _at_border(lo, hi, shape):
-    """Per axis: (low face on the image border, high face on the image border)."""
-    return [(l == 0, h == n) for l, h, n in zip(lo, hi, shape)]
-
-
 def in_range(values, low, high) -> np.ndarray:
     """``low <= values <= high`` as a bool array (one pass over integer data).
 
@@ -112,14 +107,14 @@ def region_grow_patch(image, seed, *, tolerance, connectivity=1,
         lab, n = ndimage.label(sel, structure=structure)
         local = tuple(c - l for c, l in zip(seed, lo))
         comp = sel if n == 1 else np.equal(lab, lab[local], out=sel)  # reuse sel's memory
-        faces = [(lo[ax] > 0 and comp.take(0, axis=ax).any(),
-                  hi[ax] < shape[ax] and comp.take(-1, axis=ax).any()) for ax in range(image.ndim)]
+        # per axis and side: does the region touch the box's face, and is that face the image's
+        touch = [(comp.take(0, axis=ax).any(), comp.take(-1, axis=ax).any())
+                 for ax in range(image.ndim)]
+        border = [(lo[ax] == 0, hi[ax] == shape[ax]) for ax in range(image.ndim)]
+        faces = [(t0 and not b0, t1 and not b1) for (t0, t1), (b0, b1) in zip(touch, border)]
         grown = any(g for pair in faces for g in pair)
-        reaches_all = all(face or border for fpair, bpair in zip(faces, _at_border(lo, hi, shape))
-                          for face, border in zip(fpair, bpair))
-        on_border = any((lo[ax] == 0 and comp.take(0, axis=ax).any())
-                        or (hi[ax] == shape[ax] and comp.take(-1, axis=ax).any())
-                        for ax in range(image.ndim))
+        reaches_all = all(f or b for fp, bp in zip(faces, border) for f, b in zip(fp, bp))
+        on_border = any(t and b for tp, bp in zip(touch, border) for t, b in zip(tp, bp))
         if grown and reaches_all and on_border and comp.size * DENSE_BOX >= total \
                 and comp.mean() > DENSE_FRACTION:
             # a dense region reaching every inner face of a large box and the image's border

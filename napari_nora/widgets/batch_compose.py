@@ -159,11 +159,6 @@ def batch_settings(context) -> dict:
     return dict((settings.sections if settings else {}).get("batch") or {})
 
 
-def resources_text(res: dict) -> str:
-    parts = [f"{k}={v}" for k, v in res.items() if v not in (None, "")]
-    return ", ".join(parts) or "defaults"
-
-
 _BAD_NAME = re.compile(r"[\\/:*?\"<>|]")
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from napari_nora.widgets.desktop_context import DesktopContext
+from napari_nora.widgets.workspace_links import unwrap
 
 if TYPE_CHECKING:
     import napari
@@ -55,7 +56,7 @@ class DesktopWidget(QWidget):
     def __init__(self, viewer: napari.viewer.Viewer = None, context: DesktopContext | None = None,
                  project: str | None = None, parent=None):
         super().__init__(parent)
-        viewer = getattr(viewer, "__wrapped__", viewer)  # napari's menu passes a public proxy
+        viewer = unwrap(viewer)  # napari's menu passes a public proxy
         if context is None:
             from nora_server.demo import ensure_demo
 

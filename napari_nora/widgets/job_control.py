@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-#: the states of the job table, in NORA's order (see nora_server.batch.scheduler.STATES)
-STATES = ("queued", "running", "done", "error", "cancelled")
+#: the job table's states in NORA's order, and those of jobs not finished
+from nora_server.batch.states import ACTIVE, STATES
+
 FAILED = ("error", "cancelled")
 COLUMNS = ("id", "state", "subject", "study", "batch_name", "scheduler", "scheduler_id",
            "submitted", "started", "finished", "message")
@@ -60,7 +61,7 @@ def log_text(context, job_id: int) -> str:
 
 def kill(context, jobs: list[dict]) -> int:
     """Cancel the queued or running ``jobs`` (rows)."""
-    return context.batch.cancel([j["id"] for j in jobs if j["state"] in ("queued", "running")])
+    return context.batch.cancel([j["id"] for j in jobs if j["state"] in ACTIVE])
 
 
 def rerun_failed(context, jobs: list[dict]) -> list:

@@ -8,6 +8,7 @@ from qtpy.QtGui import QFont
 from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from napari_nora.widgets.workspace_views import workspace_for
+from napari_nora.widgets.workspace_links import unwrap
 from napari_nora.workspace.layouts import LAYOUTS
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class WorkspaceWidget(QWidget):
         super().__init__()
         # napari hands plugin docks a PublicOnlyProxy; the workspace re-parents napari's canvas
         # and keys its views by layer identity, so it works on the viewer itself
-        viewer = getattr(viewer, "__wrapped__", viewer)
+        viewer = unwrap(viewer)
         self.controller = workspace_for(viewer)
         state = self.controller.state
         self._layout = QComboBox()

@@ -171,18 +171,14 @@ class BatchClient:
                                 limit=limit)
         return [dict(r._mapping) for r in rows if r.project in visible]
 
-    def _job_project(self, job_id: int) -> str:
-        project = self.runner.job(job_id)["project"]
-        self.session.role(project)
-        return project
-
     def job(self, job_id: int) -> dict:
         """The job's JSON: its row, launch and batch document."""
-        self._job_project(job_id)
-        return self.runner.job(job_id)
+        out = self.runner.job(job_id)
+        self.session.role(out["project"])
+        return out
 
     def log(self, job_id: int, *, tail: int | None = 200_000) -> str:
-        self._job_project(job_id)
+        self.session.role(self.runner.job_project(job_id))
         return self.runner.log_text(job_id, tail=tail)
 
     def _writable(self, job_ids) -> dict[str, list[int]]:

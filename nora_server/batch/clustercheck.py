@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from nora_server.batch.scheduler import Resources, SlurmScheduler, _run
+from nora_server.batch.scheduler import Resources, SlurmScheduler
+from nora_server.batch.states import run_command
 
 
 def probe(i: int) -> dict:
@@ -25,7 +26,7 @@ def check_slurm(scheduler: SlurmScheduler, folder: Path, partitions: list[str],
                 *, timeout: float = 120.0, say=print) -> bool:
     """Run the checks, reporting each line through ``say``; True when all passed."""
     ok = True
-    out = _run(["sinfo", "-h", "-o", "%P|%a|%D|%t"], scheduler.runner, 1, 0.5)
+    out = run_command(["sinfo", "-h", "-o", "%P|%a|%D|%t"], scheduler.runner, 1, 0.5)
     found = {line.split("|")[0].rstrip("*"): line for line in out.split()}
     say(f"sinfo: {', '.join(sorted(found)) or 'no partition'}")
     for p in partitions:

@@ -101,16 +101,10 @@ def catalog() -> list[dict]:
     return [{**s, "args": [dict(a) for a in s["args"]]} for _, s in sorted(_SPECS.items())]
 
 
-def spec(name: str) -> dict | None:
-    """The registered function's entry of :func:`catalog`, or None."""
-    load_plugins()
-    s = _SPECS.get(name)
-    return None if s is None else {**s, "args": [dict(a) for a in s["args"]]}
-
-
 def missing_args(name: str, bound: dict[str, str]) -> list[str]:
     """Required arguments of the registered function ``name`` that ``bound`` (``{var: TYPE}``)
     lacks or binds with another type, as ``"FILE $f1 (T1 image)"``; [] when unknown."""
+    load_plugins()
     s = _SPECS.get(name)
     if s is None:
         return []

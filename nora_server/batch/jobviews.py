@@ -74,6 +74,14 @@ class JobViews:
         with self.engine.connect() as conn:
             return sorted(conn.execute(q).scalars())
 
+    def job_project(self, job_id: int) -> str:
+        """The project of job ``job_id`` (one query); BatchError when there is no such job."""
+        with self.engine.connect() as conn:
+            project = conn.execute(select(GridJob.project).where(GridJob.id == job_id)).scalar()
+        if project is None:
+            raise BatchError(f"no job {job_id} in the job table")
+        return project
+
     def job(self, job_id: int) -> dict:
         """One job as a JSON-able dict: its row, its launch (user, scheduler, resources) and the
         batch document it ran (the monitor's "job JSON")."""

@@ -269,7 +269,7 @@ def job_kinds() -> list[dict]:
              "fields": ["name", "function", "args"], "functions": catalog()}]
 
 
-def argument_rows(code: str, args=(), *, keep_unused: bool = False) -> list[dict]:
+def argument_rows(code: str, args=()) -> list[dict]:
     """The argument rows a generic job's ``code`` needs: ``args`` (dicts as in the batch JSON)
     that bind a variable the code uses, plus a new row (default type by letter: FILE, OUT,
     PATHOUT, STRING, NUMERIC) for every variable no row binds yet, in variable order. Every
@@ -285,7 +285,7 @@ def argument_rows(code: str, args=(), *, keep_unused: bool = False) -> list[dict
             continue
         counters[letter] = counters.get(letter, 0) + 1
         row["type"], row["var"] = kind, str(row.get("var") or f"{letter}{counters[letter]}")
-        if row["var"] in used or keep_unused:
+        if row["var"] in used:
             rows.setdefault(row["var"], row)
     for var in used - set(rows):
         rows[var] = {"type": DEFAULT_TYPE[var[0]], "var": var}

@@ -22,7 +22,6 @@ from nora_server.batch.slurm import SLURM_REASONS, SLURM_STATES, SlurmScheduler,
 from nora_server.batch.states import (ACTIVE, FINAL, STATES, Observation, Resources,
                                       SchedulerUnavailable, Submitted, run_command)
 
-_run = run_command  # the name clustercheck and older callers use
 
 __all__ = ["ACTIVE", "FINAL", "STATES", "SLURM_REASONS", "SLURM_STATES", "LocalScheduler",
            "Observation", "Resources", "SchedulerUnavailable", "SlurmScheduler", "Submitted",

@@ -44,19 +44,6 @@ def handles_noractl(argv) -> bool:
     return words[:2] == ["test", "slurm"]
 
 
-def make_scheduler(section: dict):
-    from nora_server.batch.scheduler import make_scheduler as make
-    try:
-        return make(section)
-    except ValueError as exc:
-        raise UsageError(f"nora: error: {exc}") from None
-
-
-def make_runner(settings, archive, session):
-    """The BatchRunner for a site (see :func:`nora_server.batch.site.open_runner`)."""
-    from nora_server.batch.site import open_runner
-    return open_runner(settings, archive, session)
-
 
 # -- nora --launch ... / nora jobs ---------------------------------------------------------
 def build_parser() -> Parser:
@@ -110,11 +97,12 @@ def build_jobs_parser() -> Parser:
 
 def _open(a):
     from nora_server.archive.core import Archive
+    from nora_server.batch.site import open_runner
     from nora_server.config import load_settings
     settings = load_settings(a.config)
     archive = Archive.from_settings(settings)
     session = archive.session()
-    return settings, archive, session, make_runner(settings, archive, session)
+    return settings, archive, session, open_runner(settings, archive, session)
 
 
 def _launch_request(session, a) -> tuple[dict, dict]:

@@ -141,13 +141,10 @@ def _main(argv) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    # --- demo hook (issue 8): "noractl demo" lives in nora_server/demo.py ---
-    from nora_server.demo import noractl_demo
+    if argv[:1] == ["demo"]:  # "noractl demo" lives in nora_server/demo.py (numpy, pydicom)
+        from nora_server.demo import noractl_demo
 
-    handled = noractl_demo(argv)
-    if handled is not None:
-        return handled
-    # --- end demo hook ---
+        return noractl_demo(argv)
     # --- DICOM hook (issue 6): "start|stop|status dicom" live in cli/dicom_commands.py ---
     from nora_server.cli.dicom_commands import noractl_dicom
 

@@ -1,12 +1,9 @@
 """Start a project's autoexecution queue on freshly imported studies (``nora --import
 --autoexec_queue``, the node's ``autoexec`` policy, pulls).
 
-Launching is the batch package's: its ``archive_link.launch_autoexec`` where it has one (it
-also sends the jobs to the site's import queue), else the queue from
-:func:`nora_server.batch.archive_link.autoexec_batch` launched on
-:func:`~nora_server.batch.archive_link.archive_targets`; the runner for the site's ``[batch]``
-settings comes from ``nora_server.batch.site.open_runner`` or, before that existed,
-:func:`nora_server.cli.batch_commands.make_runner`. This module only connects them to an
+Launching is the batch package's :func:`nora_server.batch.archive_link.launch_autoexec` (it
+also sends the jobs to the site's import queue) with the runner for the site's ``[batch]``
+settings (:func:`nora_server.batch.site.open_runner`). This module only connects them to an
 import's studies and keeps the runner, to wait for the jobs.
 """
 
@@ -45,26 +42,12 @@ def launch_autoexec(settings, archive, session, project: str, refs: list[str],
     """Launch the autoexecution queue ``queue`` of ``project`` for the studies ``refs``
     (``PID#SID``; a subject-level queue runs once per subject). Raises
     :class:`nora_server.batch.model.BatchError` when the queue is missing or empty."""
-    from nora_server.batch import archive_link
+    from nora_server.batch.archive_link import launch_autoexec as launch
+    from nora_server.batch.site import open_runner
 
-    runner = _site_runner(settings, archive, session)
-    batch_launch = getattr(archive_link, "launch_autoexec", None)
-    if batch_launch is not None:
-        res = batch_launch(session, project, refs, queue, settings=settings, runner=runner)
-    else:
-        doc = archive_link.autoexec_batch(session, project, queue)
-        level = doc.get("level", "subject")
-        wanted = refs if level == "study" else sorted({r.split("#")[0] for r in refs})
-        targets = archive_link.archive_targets(session, project, level=level, refs=wanted)
-        res = runner.launch(doc, targets, project=project)
+    runner = open_runner(settings, archive, session)
+    res = launch(session, project, refs, queue, settings=settings, runner=runner)
     log.info("autoexec %s of %s: launch %s, %d job(s)", queue, project, res.launch_id,
              len(res.job_ids))
     return AutoexecLaunch(runner, res.launch_id, list(res.job_ids))
 
-
-def _site_runner(settings, archive, session):
-    try:
-        from nora_server.batch.site import open_runner
-    except ImportError:
-        from nora_server.cli.batch_commands import make_runner as open_runner
-    return open_runner(settings, archive, session)

@@ -67,9 +67,10 @@ def test_jobs_list_log_kill_and_rerun(tmp_path, monkeypatch, capsys):
         admin.add_files("demo", [AddItem(f, "P003#S1", "t1/s001.nii")])
         assert nora_main(["jobs", "--rerun", launch_id]) == 0
         assert "1 job(s) re-run" in capsys.readouterr().out
-        from nora_server.cli.batch_commands import _wait, make_runner
+        from nora_server.batch.site import open_runner
+        from nora_server.cli.batch_commands import _wait
         from nora_server.config import load_settings
-        runner = make_runner(load_settings(), archive, admin)
+        runner = open_runner(load_settings(), archive, admin)
         rows = runner.jobs(project="demo", include_done=True)
         new = [r for r in rows if r.launch_id != launch_id]
         assert [(r.subject, r.state) for r in _wait(runner, new[0].launch_id, 60)] == \
