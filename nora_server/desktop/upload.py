@@ -2,8 +2,9 @@
 ("native PID", NORA's "Upload local files with native PID").
 
 * DICOM (a zip, a folder holding DICOM, single ``.dcm`` files) goes through the import
-  pipeline (:func:`nora_server.dicom.importer.import_path`): converted with dcm2niix under the
-  project's DICOM policy; native IDs are the headers' PatientID and study.
+  pipeline (:func:`nora_server.dicom.api.import_into_project`): converted with dcm2niix under
+  the project's DICOM policy; native IDs are the headers' PatientID and study.
+  Native IDs of other files get the importer's subject too (pseudonyms, identity kept or not).
 * Other files the archive knows (NIfTI, MGH, GIFTI, NRRD, JSON, ...) are copied with
   :meth:`ArchiveSession.add_files`, one series folder at a time (each all or nothing). Their
   native IDs come from a JSON sidecar beside them (``PatientID``, ``StudyDate``... as dcm2niix
@@ -24,6 +25,7 @@ from pathlib import Path
 from nora_server.archive.errors import ArchiveError
 from nora_server.archive.files import AddItem
 from nora_server.archive.names import file_kind, split_ref
+from nora_server.dicom.headers import looks_like_dicom
 
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
 _BIDS = re.compile(r"^(sub|ses)-([A-Za-z0-9]+)$")
@@ -54,22 +56,11 @@ class UploadReport:
                 + [f"error {e}" for e in self.errors])
 
 
-def is_dicom(path: Path) -> bool:
-    """DICM preamble (or the headerless implicit form), by a few bytes."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
-    return (len(head) >= 132 and head[128:132] == b"DICM") or (
-        len(head) >= 4 and head[:2] in (b"\x08\x00", b"\x02\x00") and head[3:4] == b"\x00")
-
-
 def _holds_dicom(folder: Path, limit: int = 200) -> bool:
     for n, p in enumerate(q for q in folder.rglob("*") if q.is_file()):
         if n >= limit:
             return False
-        if is_dicom(p):
+        if looks_like_dicom(p):
             return True
     return False
 
@@ -82,7 +73,7 @@ def scan(paths, *, series: str = "upload") -> list[UploadItem]:
     for p in map(Path, paths):
         if not p.exists():
             raise ArchiveError(f"cannot upload {p}: no such file or folder")
-        if p.is_file() and (zipfile.is_zipfile(p) or is_dicom(p)):
+        if p.is_file() and (zipfile.is_zipfile(p) or looks_like_dicom(p)):
             items.append(UploadItem(p, "dicom"))
         elif p.is_file():
             items.append(_file_item(p, f"{series}/{p.name}", p.parent))
@@ -127,17 +118,19 @@ def _file_item(path: Path, rel: str, root: Path) -> UploadItem:
 
 def native_ids(path: Path, root: Path | None = None) -> dict:
     """IDs a file carries: its JSON sidecar's DICOM-style keys, else BIDS ``sub-``/``ses-``
-    folders (below ``root``). Keys: patient_id, subject_info, study, study_info."""
+    folders (below ``root``). Keys: patient_id, patient (the sidecar's PatientName,
+    PatientBirthDate, PatientSex), study, study_info."""
     out: dict = {}
     sidecar = _sidecar(path)
     if sidecar:
         pid = sidecar.get("PatientID")
         if pid:
             out["patient_id"] = str(pid)
-            out["subject_info"] = {k: v for k, v in {
-                "patient_id": str(pid), "patient_name": sidecar.get("PatientName"),
-                "birth_date": _iso(sidecar.get("PatientBirthDate")),
-                "sex": sidecar.get("PatientSex")}.items() if v}
+            birth = _iso(sidecar.get("PatientBirthDate"))
+            out["patient"] = {k: v for k, v in {
+                "PatientName": sidecar.get("PatientName"),
+                "PatientBirthDate": birth.replace("-", "") if birth else None,
+                "PatientSex": sidecar.get("PatientSex")}.items() if v}
         date = _iso(sidecar.get("StudyDate") or sidecar.get("AcquisitionDateTime"))
         time = re.sub(r"\D", "", str(sidecar.get("StudyTime") or ""))[:6]
         if date:
@@ -179,14 +172,17 @@ def upload(session, project: str, items: list[UploadItem], *, ref: str | None = 
     text)`` is called as the work goes on. A failing series folder or DICOM source is reported
     in ``UploadReport.errors`` and the others still go in.
     """
+    from nora_server.dicom.api import dicom_settings
     from nora_server.dicom.archive_target import ArchiveTarget
+    from nora_server.dicom.planning import subject_info
 
     session.role(project)
     if ref is not None and split_ref(ref)[1] is None:
         raise ArchiveError(f"upload target {ref!r} is a subject: select a study (PID#SID)")
     target = ArchiveTarget(session, project)
     report = UploadReport()
-    groups, total = _groups(items, ref, target, settings, project, report), len(items)
+    policy = dicom_settings(settings).policy(project) if ref is None else None
+    groups, total = _groups(items, ref, target, policy, report), len(items)
     done = len(report.errors)  # refused items count as done
 
     def tick(n, text):
@@ -196,16 +192,19 @@ def upload(session, project: str, items: list[UploadItem], *, ref: str | None = 
             progress(done, total, text)
 
     for item in (i for i in items if i.kind == "dicom"):
-        _import_dicom(item, target, ref, settings, project, report, tick)
+        _import_dicom(session, project, item, ref, settings, report, tick)
     for (study_ref, series), group in groups.items():
         native = ref is None  # a chosen study keeps its own patient and study fields
-        subject_info = _merged(group, "subject_info") if native else {}
+        subject = {}
+        for i in group if native else ():
+            if "patient" in i.native:  # a sidecar's PatientID: the importer's subject row
+                subject.update(subject_info(i.native["patient"], i.native["patient_id"], policy))
         study_info = _merged(group, "study_info") if native else {}
         try:
             infos = session.add_files(
                 project, [AddItem(i.source, study_ref, i.rel) for i in group],
                 overwrite=overwrite,
-                subject_info={split_ref(study_ref)[0]: subject_info} if subject_info else None,
+                subject_info={split_ref(study_ref)[0]: subject} if subject else None,
                 study_info={study_ref: study_info} if study_info else None)
         except (ArchiveError, OSError) as exc:
             report.errors.append(f"{study_ref}/{series}: {exc}")
@@ -215,14 +214,15 @@ def upload(session, project: str, items: list[UploadItem], *, ref: str | None = 
     return report
 
 
-def _groups(items, ref, target, settings, project, report) -> dict:
+def _groups(items, ref, target, policy, report) -> dict:
     groups: dict[tuple[str, str], list[UploadItem]] = {}
+    subjects: dict[str, str] = {}  # real PatientID -> subject, within this upload
     for item in (i for i in items if i.kind == "file"):
         if file_kind(item.source.name) == "other":
             report.errors.append(f"{item.source}: not a file type the archive keeps "
                                  "(NIfTI, MGH, GIFTI, NRRD, TCK/TRK, STL, JSON, ...)")
             continue
-        study_ref = ref or _native_ref(item, target, settings, project)
+        study_ref = ref or _native_ref(item, target, policy, subjects)
         if study_ref is None:
             report.errors.append(f"{item.source}: no native IDs (no JSON sidecar with "
                                  "PatientID, no sub-/ses- folders): select a target study")
@@ -231,21 +231,19 @@ def _groups(items, ref, target, settings, project, report) -> dict:
     return groups
 
 
-def _native_ref(item: UploadItem, target, settings, project) -> str | None:
+def _native_ref(item: UploadItem, target, policy, subjects: dict) -> str | None:
+    """The study of ``item`` by its native IDs: the patient's existing subject, else the one
+    the DICOM importer would give (``subjects`` remembers it per patient: a random pseudonym
+    stays the same across the patient's files)."""
+    from nora_server.dicom.planning import folder_name, subject_for
+
     pid = item.native.get("patient_id")
     if not pid:
         return None
-    from nora_server.dicom.importer import folder_name
-    from nora_server.dicom.pseudonym import pseudonym
-
-    subject = target.subject_for_patient(pid)
-    if subject is None:
-        policy = _policy(settings, project)
-        if policy.pseudonymise and policy.pseudonym_key:
-            subject = pseudonym(pid, key=policy.pseudonym_key, prefix=policy.pseudonym_prefix)
-        else:
-            subject = folder_name(pid, "unknown")
-    return f"{subject}#{folder_name(item.native.get('study') or 'S1', 'S1')}"
+    if pid not in subjects:
+        subjects[pid] = target.subject_for_patient(pid) or folder_name(
+            subject_for(pid, target, policy), "unknown")
+    return f"{subjects[pid]}#{folder_name(item.native.get('study') or 'S1', 'S1')}"
 
 
 def _merged(group, key: str) -> dict:
@@ -255,32 +253,18 @@ def _merged(group, key: str) -> dict:
     return merged
 
 
-def _policy(settings, project: str):
-    from nora_server.dicom.settings import DicomSettings
-
-    sections = getattr(settings, "sections", None) or {}
-    storage = getattr(settings, "storage", None)
-    return DicomSettings.from_mapping(sections, storage_root=storage).policy(project)
-
-
-def _import_dicom(item, target, ref, settings, project, report, tick) -> None:
-    from nora_server.dicom.importer import ImportOptions, import_path
+def _import_dicom(session, project, item, ref, settings, report, tick) -> None:
+    from nora_server.dicom.api import import_into_project
 
     pid, sid = split_ref(ref) if ref else (None, None)
-    options = ImportOptions(patients_id=pid, studies_id=sid, policy=_policy(settings, project))
 
     def step(stage, done, total):
         what = "indexing" if stage == "index" else "converting and placing"
         tick(0, f"{item.source.name}: {what} {done}/{total}")
 
-    workdir = Path(target.session.archive.storage) / ".nora-import-tmp"  # cheap renames
     try:
-        workdir.mkdir(exist_ok=True)
-    except OSError:
-        workdir = None
-    try:
-        result = import_path(item.source, target, options, progress=step,
-                             workdir=str(workdir) if workdir else None)
+        result = import_into_project(session, project, item.source, settings=settings,
+                                     patients_id=pid, studies_id=sid, progress=step)
     except Exception as exc:  # noqa: BLE001 - one source failing must not stop the others
         report.errors.append(f"{item.source}: {exc}")
     else:

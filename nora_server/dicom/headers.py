@@ -126,7 +126,7 @@ def read_header(path: Path):
     return ds
 
 
-def _looks_like_dicom(path: Path) -> bool:
+def looks_like_dicom(path: Path) -> bool:
     """Cheap sniff: DICM preamble, or an implicit little-endian group 0008 start (no preamble)."""
     try:
         with open(path, "rb") as f:
@@ -170,7 +170,7 @@ def index_paths(paths: Iterable[Path], *,
 
 
 def _index_full(index: Index, path: Path) -> None:
-    if not _looks_like_dicom(path):
+    if not looks_like_dicom(path):
         index.others.append(path)
         return
     try:

@@ -94,7 +94,7 @@ def plan_import(all_series, target, options, report, *,
         pid = options.patients_id or groups.get("patients_id")
         if pid is None:
             if real_pid not in subjects:
-                subjects[real_pid] = _subject_for(real_pid, target, policy)
+                subjects[real_pid] = subject_for(real_pid, target, policy)
             pid = subjects[real_pid]
         pid = folder_name(pid, "unknown")
         sid = options.studies_id or groups.get("studies_id") or format_name(
@@ -103,8 +103,8 @@ def plan_import(all_series, target, options, report, *,
         key = (pid, sid)
         if key not in known:
             known[key] = dict(target.series_in_study(pid, sid))
-        item = Planned(s, pid, sid, _subject_info(s, real_pid, policy), _study_info(s.summary),
-                       known[key])
+        item = Planned(s, pid, sid, subject_info(s.summary, real_pid, policy),
+                       _study_info(s.summary), known[key])
         if s.uid in known[key]:
             record = known[key][s.uid]
             late = s.sop_uids - set(record.get("sop_uids", s.sop_uids))
@@ -122,7 +122,10 @@ def plan_import(all_series, target, options, report, *,
     return plan, existing
 
 
-def _subject_for(real_pid: str, target, policy: ProjectPolicy) -> str:
+def subject_for(real_pid: str, target, policy: ProjectPolicy) -> str:
+    """The subject of patient ``real_pid`` (not yet a folder name): the real ID, or in a
+    pseudonymised project the patient's existing subject, else a keyed pseudonym, else a
+    random one (call once per patient and remember it)."""
     if not policy.pseudonymise:
         return real_pid
     existing = target.subject_for_patient(real_pid)
@@ -138,14 +141,15 @@ def _iso(d) -> str | None:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if re.fullmatch(r"\d{8}", d) else None
 
 
-def _subject_info(s: Series, real_pid: str, policy: ProjectPolicy) -> dict:
-    """The subject row: the real identity, which the archive shows only to roles with the
+def subject_info(summary: dict, real_pid: str, policy: ProjectPolicy) -> dict:
+    """The subject row from header keywords (``PatientName``, ``PatientBirthDate``,
+    ``PatientSex``): the real identity, which the archive shows only to roles with the
     ``identity`` right (members, owners); a pseudonymised project keeps just the patient ID
     (the mapping) unless its policy says ``keep_identity``."""
-    info = {"patient_id": real_pid, "sex": s.summary.get("PatientSex")}
+    info = {"patient_id": real_pid, "sex": summary.get("PatientSex")}
     if not policy.pseudonymise or policy.keep_identity:
-        info["patient_name"] = s.summary.get("PatientName")
-        info["birth_date"] = _iso(s.summary.get("PatientBirthDate"))
+        info["patient_name"] = summary.get("PatientName")
+        info["birth_date"] = _iso(summary.get("PatientBirthDate"))
     return {k: v for k, v in info.items() if v}
 
 

@@ -112,3 +112,29 @@ def test_dicom_zip_goes_through_the_import_pipeline(make_desktop, qtbot, demo, t
     uploaded(desktop, qtbot, [dicom_series(tmp_path / "dcm2", "OTHER")])
     assert "t1_ax_3/s003.nii" in paths_of(session, "P003#S1")
     assert "OTHER" not in {r.subject for r in session.subjects("demo")}
+
+
+def test_native_ids_in_a_pseudonymising_project_get_the_importers_subject(demo, tmp_path):
+    """No pseudonym key: a random pseudonym (one per patient, across series folders), never
+    the real PatientID; no keep_identity: no name or birth date in the subject row."""
+    from nora_server.config import Settings
+    from nora_server.desktop import upload as uploads
+
+    exam = tmp_path / "exam"
+    for series in ("t1", "t2"):
+        nifti(exam / series / f"{series}.nii.gz")
+        (exam / series / f"{series}.json").write_text(json.dumps({
+            "PatientID": "REAL123", "PatientName": "Doe^Jane", "PatientBirthDate": "19700101",
+            "PatientSex": "F", "StudyDate": "20240102", "StudyTime": "101500"}))
+    policy = {"pseudonymise": True, "keep_identity": False}
+    settings = Settings(database="", storage=demo.storage,
+                        sections={"dicom": {"policies": {"demo": policy}}})
+    report = uploads.upload(demo.session("owner"), "demo", uploads.scan([exam]),
+                            settings=settings)
+    assert not report.errors and len(report.added) == 4
+    session = demo.session("admin")
+    row = next(r for r in session.subjects("demo") if r.patient_id == "REAL123")
+    assert row.subject != "REAL123" and row.subject.startswith("P")
+    assert (row.patient_name, row.birth_date, row.sex) == (None, None, "F")
+    assert set(paths_of(session, f"{row.subject}#20240102101500")) == {
+        "exam/t1/t1.nii.gz", "exam/t1/t1.json", "exam/t2/t2.nii.gz", "exam/t2/t2.json"}
