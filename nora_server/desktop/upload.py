@@ -25,7 +25,7 @@ from pathlib import Path
 from nora_server.archive.errors import ArchiveError
 from nora_server.archive.files import AddItem
 from nora_server.archive.names import file_kind, split_ref
-from nora_server.dicom.headers import looks_like_dicom
+from nora_server.dicom.quickscan import looks_like_dicom
 
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})")
 _BIDS = re.compile(r"^(sub|ses)-([A-Za-z0-9]+)$")

@@ -17,7 +17,8 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
 
-from nora_server.dicom.quickscan import TruncatedFile, pixel_data_present, quick_header
+from nora_server.dicom.quickscan import (TruncatedFile, looks_like_dicom,
+                                         pixel_data_present, quick_header)
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +125,6 @@ def read_header(path: Path):
         if not ds.get(kw):
             raise ValueError(f"missing {kw}")
     return ds
-
-
-def looks_like_dicom(path: Path) -> bool:
-    """Cheap sniff: DICM preamble, or an implicit little-endian group 0008 start (no preamble)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return False
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return True
-    return len(head) >= 4 and head[:2] in (b"\x08\x00", b"\x02\x00") and head[3:4] == b"\x00"
 
 
 def index_paths(paths: Iterable[Path], *,

@@ -230,3 +230,15 @@ def pixel_data_present(path) -> bool | None:
         return (group << 16 | elem) in _PIXEL_TAGS
     except (OSError, _Unsure, struct.error, UnicodeDecodeError, ValueError):
         return None
+
+
+def looks_like_dicom(path: Path) -> bool:
+    """Cheap sniff: DICM preamble, or an implicit little-endian group 0008 start (no preamble)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    return len(head) >= 4 and head[:2] in (b"\x08\x00", b"\x02\x00") and head[3:4] == b"\x00"
