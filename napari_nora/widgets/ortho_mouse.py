@@ -4,10 +4,10 @@ wheel = slice, Ctrl+wheel = zoom about the cursor, right drag = pan, left click/
 crosshair (all views follow), middle drag = window/level of the active image (Shift: this view
 only). Ctrl+left drag is left to other tools (the navigation tool). While ROI drawing is on
 (space) and an ROI is active, left and right presses in a 2D view (not the mosaic) are the ROI
-pen's (draw, erase in that view's plane); Shift suspends drawing, as in NORA. 3D views keep
-napari's own camera (left drag rotates, wheel zooms). In 2D the vispy camera is kept non-interactive so the
-buttons do only what is listed here; napari resets the camera flags when the active layer
-changes, so they are forced back.
+pen's (draw, erase in that view's plane; the pen's preview follows the mouse there); Shift
+suspends drawing, as in NORA. 3D views keep napari's own camera (left drag rotates, wheel
+zooms). In 2D the vispy camera is kept non-interactive so the buttons do only what is listed
+here; napari resets the camera flags when the active layer changes, so they are forced back.
 """
 
 from __future__ import annotations
@@ -109,9 +109,14 @@ def install(view, controller) -> None:
                 layer.contrast_limits = (lo, hi)
                 yield
 
+    def on_move(viewer, event):
+        if _flat(view):
+            controller.hover_in(view, event)
+
     model.mouse_wheel_callbacks.insert(0, on_wheel)
     model.mouse_drag_callbacks.insert(0, on_drag)
-    view._nora_mouse = (on_wheel, on_drag)
+    model.mouse_move_callbacks.insert(0, on_move)
+    view._nora_mouse = (on_wheel, on_drag, on_move)
 
 
 def _camera_active(camera) -> None:

@@ -107,13 +107,14 @@ class RoiDrawing:
         if PREVIEW_NAME in self.viewer.layers:
             self.viewer.layers[PREVIEW_NAME].visible = False
 
-    def show_preview(self, layer, center) -> None:
-        """Show, in a small overlay layer, the voxels the current pen would draw at ``center``."""
+    def show_preview(self, layer, center, dims=None) -> None:
+        """Show, in a small overlay layer, the voxels the current pen would draw at ``center``
+        in the plane of the 2D view whose ``dims`` are given (default: this viewer's)."""
         s = self.settings
         if not (s.preview and s.drawing) or s.pen in ("polygon", "region growing"):
             self.hide_preview()
             return
-        patch = self.pen_patch(layer, center, axis=self._plane_axis(layer))
+        patch = self.pen_patch(layer, center, axis=self._plane_axis(layer, dims))
         if patch.mask.size == 0:
             self.hide_preview()
             return
@@ -125,14 +126,20 @@ class RoiDrawing:
         prev.visible = True
 
     def _on_move(self, layer, event):
-        if self.viewer.dims.ndisplay != 2 or "Shift" in event.modifiers:
+        self.hover(layer, event)
+
+    def hover(self, layer, event, dims=None) -> None:
+        """Mouse moved over ``layer`` in the 2D view whose ``dims`` are given (default: this
+        viewer's): preview the pen there (another canvas showing the ROI calls this too)."""
+        dims = self.viewer.dims if dims is None else dims
+        if dims.ndisplay != 2 or "Shift" in event.modifiers:
             self.hide_preview()
             return
         center = self._index(layer, event)
         if np.any(np.round(center) < 0) or np.any(np.round(center) >= layer.data.shape):
             self.hide_preview()
             return
-        self.show_preview(layer, center)
+        self.show_preview(layer, center, dims)
 
     def toggle_drawing(self) -> None:
         self.settings.drawing = not self.settings.drawing

@@ -233,7 +233,12 @@ class WorkspaceController:
 
     def _on_layer_inserted(self, event) -> None:
         self._adopt_layer(event.value)
-        self.state.position = tuple(float(p) for p in self.viewer.dims.point)
+        point = [float(p) for p in self.viewer.dims.point]
+        old = self.state.position
+        if len(old) == len(point):  # a layer added to the scene keeps the crosshair where it
+            sliced = self._sliced_axes(self.main)  # was: view 1 holds only its slice axes
+            point = [p if a in sliced else self._clamp(a, old[a]) for a, p in enumerate(point)]
+        self.state.position = tuple(point)
 
     def _adopt_layer(self, layer) -> None:
         """World space is RAS mm (the geometry contract): every layer's spatial axes are in mm,
@@ -298,14 +303,31 @@ class WorkspaceController:
         """The ROI tool whose pen a left/right press in ``view`` is, or None (navigation's):
         drawing is on, an ROI is the active layer of the main viewer, no Shift (NORA: Shift
         suspends drawing), no Ctrl, and ``view`` is a single-plane 2D view (not the mosaic)."""
+        if event.button not in (1, 2):
+            return None
+        return self._drawing_tool(view, event)
+
+    def _drawing_tool(self, view, event):
         if view.kind == "mosaic" or not self.state.roi_drawing:
             return None
-        if event.button not in (1, 2) or {"Shift", "Control"} & set(event.modifiers):
+        if {"Shift", "Control"} & set(event.modifiers):
             return None
         if not is_roi(self.viewer.layers.selection.active):
             return None
         return next((t for t in self._roi_tools
                      if t.settings.drawing and getattr(t.settings, "pen", "") != "polygon"), None)
+
+    def hover_in(self, view, event) -> None:
+        """The mouse moved in an extra view: show the pen's preview in that view's plane (in
+        view 1 the ROI layer's own callback does)."""
+        if view is self.main:
+            return
+        tool = self._drawing_tool(view, event)
+        if tool is not None:
+            tool.drawing.hover(self.viewer.layers.selection.active, event, dims=view.model.dims)
+        else:  # Shift, Ctrl, drawing off or no ROI active: no pen here
+            for t in self._roi_tools:
+                t.drawing.hide_preview()
 
     def draw_in(self, view, tool, event):
         """A pen stroke in an extra view (a mouse-drag generator): ``tool`` draws on the source

@@ -89,6 +89,18 @@ def _pause(seconds=0.015):
     QApplication.processEvents()
 
 
+def hover(view, xy, *, modifiers=()):
+    """Move the mouse, no button pressed, to canvas pixel ``xy`` (from next to it: vispy
+    reports a move only when the position changes)."""
+    from qtpy.QtCore import QEvent
+
+    w, none = canvas_widget(view), Qt.MouseButton.NoButton
+    for at in ((xy[0] - 3, xy[1]), xy):
+        _pause()
+        _send(w, QEvent.Type.MouseMove, at, none, none, modifiers)
+    _pause()
+
+
 def drag(view, start, end, *, button="left", modifiers=(), steps=4):
     """Press at canvas pixel ``start``, move in ``steps`` to ``end``, release (a click when
     ``start == end``)."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from napari_nora.widgets.roi_layers import mask_of
-from tests.workspace.helpers import click, drag, grab, key, settle, wheel, world_to_px
+from tests.workspace.helpers import click, drag, grab, hover, key, settle, wheel, world_to_px
 
 
 def _centre(view):
@@ -203,3 +203,28 @@ def test_pens_draw_in_the_plane_of_an_extra_view_in_the_roi_undo_history(ws, qtb
     click(cor, world_to_px(cor, (-6.0, -3.0, 7.0)))
     assert ctl.state.position == pytest.approx((-6.0, -3.0, 7.0), abs=0.3)
     np.testing.assert_array_equal(mask, drawn)
+
+
+def test_the_pen_preview_follows_the_mouse_in_the_plane_of_an_extra_view(ws, qtbot):
+    ctl, tool = ws.ctl, ws.roi_tool
+    roi = tool.new_roi()
+    tool.settings.radius_mm = 2.0
+    ctl.state.set_axes([0, 1, 2], [0.0, -3.0, 0.0])  # the coronal shows A = -3 (voxel 17)
+    settle(qtbot)
+    cor = ctl.view_of_kind("coronal")
+    key(qtbot, cor, "Space")  # drawing on
+    before = grab(cor)
+    hover(cor, world_to_px(cor, (4.0, -3.0, 2.0)))
+    settle(qtbot)
+    prev = ctl.main.model.layers["ROI pen preview"]
+    assert prev.visible
+    world = np.round([prev.data_to_world(v) for v in np.argwhere(prev.data)]).astype(int)
+    assert set(world[:, 1]) == {-3}  # a disc in the coronal plane, not the axial one
+    assert world[:, 0].min() == 2 and world[:, 0].max() == 6  # S 4 +- 2 mm
+    assert world[:, 2].min() == 0 and world[:, 2].max() == 4  # R 2 +- 2 mm
+    changed = np.abs(grab(cor).astype(int) - before.astype(int)).sum(axis=-1) > 30
+    assert changed.sum() > 5  # the coronal view shows it
+    assert not mask_of(roi).any()  # a preview draws nothing
+    assert ctl.state.position == (0.0, -3.0, 0.0)  # adding the preview moved no slice
+    hover(cor, world_to_px(cor, (4.0, -3.0, 2.0)), modifiers=("Shift",))  # Shift: no pen
+    assert not prev.visible
