@@ -55,7 +55,6 @@ def write_series(folder: Path, vol: np.ndarray, affine_vox2ras: np.ndarray, *, p
                  study: tuple, study_uid: str, kind: str) -> None:
     """One DICOM file per slice of ``vol`` (i = column, j = row, k = slice) at its scanner
     position (RAS converted to DICOM's LPS)."""
-    import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 

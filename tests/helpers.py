@@ -60,7 +60,6 @@ def write_dicom_series(folder, vol, affine_vox2ras, *, series_uid=None, descript
     ``affine_vox2ras``; file names shuffled so order must come from positions."""
     from pathlib import Path
 
-    import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 

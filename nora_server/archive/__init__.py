@@ -9,10 +9,25 @@ Usage::
 See docs/archive.md.
 """
 
-from nora_server.archive.core import Archive, connect
-from nora_server.archive.errors import ArchiveError, FilterError, NotFound, PermissionDenied
-from nora_server.archive.files import AddItem
-from nora_server.archive.records import FileInfo, ProjectInfo, StudyRow, TablePage, UserInfo
+import importlib
 
-__all__ = ["Archive", "connect", "ArchiveError", "FilterError", "NotFound", "PermissionDenied",
-           "AddItem", "FileInfo", "ProjectInfo", "StudyRow", "TablePage", "UserInfo"]
+# names exported here, by module: loaded on first use, so that importing a light part of the
+# archive (``nora_server.archive.patterns`` in a job) does not import SQLAlchemy
+_EXPORTS = {"core": ("Archive", "connect"),
+            "errors": ("ArchiveError", "FilterError", "NotFound", "PermissionDenied"),
+            "files": ("AddItem",),
+            "records": ("FileInfo", "ProjectInfo", "StudyRow", "TablePage", "UserInfo")}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals()[name] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

@@ -16,6 +16,7 @@ it is needed (so SQLite can still use an index for a literal prefix).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 ESCAPE = "\\"
 
@@ -50,6 +51,7 @@ def has_wildcards(pattern: str) -> bool:
     return "*" in pattern or "_" in pattern
 
 
+@lru_cache(maxsize=512)
 def to_regex(pattern: str) -> re.Pattern:
     """The same pattern as a case-insensitive regular expression (for matching in Python)."""
     body = "".join(".*" if c == "*" else "." if c == "_" else re.escape(c) for c in pattern)

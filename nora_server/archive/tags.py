@@ -63,11 +63,10 @@ class TagsMixin:
         if not ids:
             return {}
         if level == "subject":
-            col, tag, q = SubjectTag.subject_id, SubjectTag.tag, select(SubjectTag.subject_id,
-                                                                        SubjectTag.tag)
+            col, q = SubjectTag.subject_id, select(SubjectTag.subject_id, SubjectTag.tag)
             whole = q.join(Subject, Subject.id == col).where(Subject.project_id == project_id)
         else:
-            col, tag, q = StudyTag.study_id, StudyTag.tag, select(StudyTag.study_id, StudyTag.tag)
+            col, q = StudyTag.study_id, select(StudyTag.study_id, StudyTag.tag)
             whole = (q.join(Study, Study.id == col).join(Subject, Subject.id == Study.subject_id)
                      .where(Subject.project_id == project_id))
         ids = set(ids)

@@ -23,11 +23,10 @@ subject level is ``first``; ``all`` is allowed for FILE only.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
+from nora_server.archive.patterns import to_regex
 from nora_server.batch.model import Argument, Job
 
 
@@ -59,17 +58,8 @@ class Target:
         return f"{self.subject}/{self.study}" if self.study else self.subject
 
 
-@lru_cache(maxsize=512)
-def like_regex(pattern: str) -> re.Pattern:
-    """Compile a NORA pattern (``*`` any run, ``_`` one character, the rest literal) to a
-    case-insensitive regex: the semantics of :func:`nora_server.archive.patterns.to_regex`,
-    without importing the archive (and SQLAlchemy) into every task."""
-    body = "".join(".*" if c == "*" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(body + r"\Z", re.IGNORECASE | re.DOTALL)
-
-
 def match_files(pattern: str, relpaths) -> list[str]:
-    rx = like_regex(pattern)
+    rx = to_regex(pattern)
     return sorted(p for p in relpaths if rx.fullmatch(p))
 
 
@@ -89,7 +79,7 @@ def select_studies(target: Target, selector: str, *, level: str) -> list[StudyIn
         if key == "tag":
             studies = [s for s in studies if value.lower() in (t.lower() for t in s.tags)]
         else:
-            rx = like_regex(value)
+            rx = to_regex(value)
             studies = [s for s in studies if rx.fullmatch(s.description or "")]
     if position == "this":
         if target.study is None:
@@ -216,7 +206,7 @@ def preview(pattern: str, targets, files, *, study: str = "", level: str = "subj
     index = None
     if targets and hasattr(files, "matching"):
         index = files.matching(project or targets[0].project, pattern)
-    rx = like_regex(pattern)
+    rx = to_regex(pattern)
     out = []
     for t in targets:
         label = f"{t.subject}#{t.study}" if level == "study" and t.study else t.subject

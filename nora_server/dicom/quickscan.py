@@ -232,7 +232,7 @@ def pixel_data_present(path) -> bool | None:
         return None
 
 
-def looks_like_dicom(path: Path) -> bool:
+def looks_like_dicom(path: str | os.PathLike) -> bool:
     """Cheap sniff: DICM preamble, or an implicit little-endian group 0008 start (no preamble)."""
     try:
         with open(path, "rb") as f:

@@ -229,7 +229,7 @@ def test_pydicom_study_folders_one_layer_per_series_in_world():
         meta = la.metadata
         if any("plain grid" in n for n in meta["notes"]):
             continue
-        src, disp2vox = np.asarray(meta["affine_vox2ras"]), np.asarray(meta["disp2vox"])
+        disp2vox = np.asarray(meta["disp2vox"])
         for name in meta["files"]:
             ds = pydicom.dcmread(name)
             ras = ipp_ras(ds)
