@@ -96,16 +96,22 @@ def _nifti(data_vox, affine, *, intent_label=False):
     return img
 
 
-def write_labels(path: str, data, attributes: dict) -> list[str]:
-    """Save a Labels layer as NIfTI on its source image's own grid (matrix and affine)."""
+def _labels_on_source(path: str, data, attributes: dict, fmt: str):
+    """(labels on the source image's own grid in the smallest integer type, its RAS affine)."""
     data = np.asarray(data)
     if data.ndim != 3:
-        raise ValueError(f"{path}: only 3D label volumes can be saved as NIfTI (got {data.ndim}D)")
+        raise ValueError(f"{path}: only 3D label volumes can be saved as {fmt} (got {data.ndim}D)")
     geom, affine, shape_vox = _source_geometry(attributes, data.shape)
     vox = geometry.labels_to_source(data, geom, shape_vox)
-    vmax = int(vox.max()) if vox.size else 0
-    dtype = np.uint8 if 0 <= vox.min() and vmax < 256 else (np.int16 if vmax < 32768 else np.int32)
-    return [_atomic_save(_nifti(vox.astype(dtype, copy=False), affine, intent_label=True), path)]
+    lo, hi = (int(vox.min()), int(vox.max())) if vox.size else (0, 0)
+    dtype = np.uint8 if 0 <= lo and hi < 256 else (np.int16 if hi < 32768 else np.int32)
+    return vox.astype(dtype, copy=False), affine
+
+
+def write_labels(path: str, data, attributes: dict) -> list[str]:
+    """Save a Labels layer as NIfTI on its source image's own grid (matrix and affine)."""
+    vox, affine = _labels_on_source(path, data, attributes, "NIfTI")
+    return [_atomic_save(_nifti(vox, affine, intent_label=True), path)]
 
 
 def write_labels_nrrd(path: str, data, attributes: dict, *, segment: str | None = None,
@@ -117,13 +123,7 @@ def write_labels_nrrd(path: str, data, attributes: dict, *, segment: str | None 
     """
     import nrrd as pynrrd
 
-    data = np.asarray(data)
-    if data.ndim != 3:
-        raise ValueError(f"{path}: only 3D label volumes can be saved as NRRD (got {data.ndim}D)")
-    geom, affine, shape_vox = _source_geometry(attributes, data.shape)
-    vox = geometry.labels_to_source(data, geom, shape_vox)
-    vmax = int(vox.max()) if vox.size else 0
-    vox = vox.astype(np.uint8 if 0 <= vox.min() and vmax < 256 else np.int32, copy=False)
+    vox, affine = _labels_on_source(path, data, attributes, "NRRD")
     lps = geometry.LPS_TO_RAS @ affine  # the same diagonal takes RAS back to LPS
     header = {"space": "left-posterior-superior", "kinds": ["domain"] * 3,
               "space directions": lps[:3, :3].T, "space origin": lps[:3, 3],
