@@ -204,3 +204,20 @@ def test_node_import_starts_the_projects_autoexec_queue(archive_session, oblique
     assert isinstance(launch, AutoexecLaunch)
     assert [r.state for r in launch.wait(timeout=120)] == ["done"]
     assert archive_session.select_files("demo", "derived/t1copy.nii")
+
+
+def test_direct_c_store_response_is_what_pynetdicom_encodes():
+    from pynetdicom.dimse_messages import C_STORE_RSP
+    from pynetdicom.dimse_primitives import C_STORE
+
+    from nora_server.dicom.node import c_store_rsp_command
+
+    for uid in ("1.2.3.4", "1.2.826.0.1.3680043.8.498.12345678901234567890123456789012345"):
+        for status in (0x0000, 0xB000, 0xA700):
+            rsp = C_STORE()
+            rsp.MessageIDBeingRespondedTo, rsp.Status = 65535, status
+            rsp.AffectedSOPClassUID, rsp.AffectedSOPInstanceUID = MRImageStorage, uid
+            msg = C_STORE_RSP()
+            msg.primitive_to_message(rsp)
+            (pdata,) = msg.encode_msg(1, 1 << 20)
+            assert c_store_rsp_command(rsp) == pdata.presentation_data_value_list[0][1][1:]
