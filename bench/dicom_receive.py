@@ -3,8 +3,8 @@ receiving the same (issue 6). Goal: at least 300 images/s including spooling.
 
 Both receivers run as their own process on a free loopback port, both sides with Nagle's
 algorithm off (``TCP_NODELAY=1`` for dcmtk; our node sets the socket option itself). Ours is
-the node's real receive path: each instance written to the spool (temp file, fsync, rename,
-fsync of the folder) before it is acknowledged; a second row shows the same node with fsync
+the node's real receive path: each instance written to the spool (an empty file made ahead
+filled, fsync, rename, fsync of the folder) before it is acknowledged; a second row shows the same node with fsync
 off, to tell disk from protocol. ``storescp`` writes each file without fsync. The figure is
 images / wall time of the whole ``storescu`` run (one association, 500 C-STOREs); every run
 is checked to have stored all 500 instances. The images are 256x256 MR slices with a real GE

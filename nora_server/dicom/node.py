@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 
+import pynetdicom
 from pydicom import uid as _uid
 from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.pdu_primitives import P_DATA
 from pynetdicom.sop_class import Verification
 
 from nora_server.dicom.filemeta import part10
@@ -54,12 +58,72 @@ def set_nodelay(event) -> None:
 
 
 def tune_acceptor(event) -> None:
-    """EVT_CONN_OPEN handler of the node: TCP_NODELAY and a shorter DUL loop pause (only on
-    the accepting side, where pynetdicom's reactor alone takes messages off the queue)."""
+    """EVT_CONN_OPEN handler of the node: TCP_NODELAY, a shorter DUL loop pause and the direct
+    C-STORE response (only on the accepting side, where pynetdicom's reactor alone takes
+    messages off the queue)."""
     set_nodelay(event)
     quiet_standard_logging(event.assoc)
     if event.assoc.is_acceptor:
         event.assoc.dul._run_loop_delay = DUL_LOOP_DELAY_S
+        FastStoreResponse.install(event.assoc)
+
+
+_ELEM = struct.Struct("<HHL").pack  # implicit VR little endian: group, element, length
+_US = struct.Struct("<H").pack
+
+
+def _ui(uid) -> bytes:
+    value = str(uid).encode("ascii")
+    return value + b"\0" * (len(value) % 2)
+
+
+def c_store_rsp_command(rsp: C_STORE) -> bytes:
+    """The command set of a C-STORE-RSP (PS3.7 9.3.1.2) without ErrorComment or
+    OffendingElement, in implicit VR little endian as every command set is (PS3.7 6.3.1),
+    byte for byte what pynetdicom's DIMSE layer encodes (tested)."""
+    body = b"".join((
+        _ELEM(0, 0x0002, len(cls := _ui(rsp.AffectedSOPClassUID))), cls,
+        _ELEM(0, 0x0100, 2), _US(0x8001),                          # CommandField: C-STORE-RSP
+        _ELEM(0, 0x0120, 2), _US(rsp.MessageIDBeingRespondedTo),
+        _ELEM(0, 0x0800, 2), _US(0x0101),                          # CommandDataSetType: none
+        _ELEM(0, 0x0900, 2), _US(rsp.Status),
+        _ELEM(0, 0x1000, len(inst := _ui(rsp.AffectedSOPInstanceUID))), inst,
+    ))
+    return _ELEM(0, 0x0000, 4) + struct.pack("<L", len(body)) + body
+
+
+class FastStoreResponse:
+    """Stands in for ``assoc.dimse.send_msg`` on the node's associations: a C-STORE-RSP
+    with no error detail (the response to every stored image) is encoded directly and
+    handed to the DUL as one P-DATA; everything else goes through pynetdicom as before.
+
+    pynetdicom builds each response as a pydicom Dataset, encodes it twice (once for the
+    group length) and validates every UID: about 0.9 ms of CPU per image here, on the path
+    between our handler's return and the response leaving, while the sender waits. Relies
+    on pynetdicom 3's ``DIMSEServiceProvider.send_msg(primitive, context_id)`` and
+    ``dul.send_pdu(P_DATA)``, hence the version check; EVT_DIMSE_SENT is still triggered
+    through pynetdicom when a handler is bound to it (the standard logging, at INFO)."""
+
+    def __init__(self, assoc, send_msg):
+        self.assoc, self.send_msg = assoc, send_msg
+
+    @classmethod
+    def install(cls, assoc) -> None:
+        if pynetdicom.__version__.split(".")[0] == "3":
+            assoc.dimse.send_msg = cls(assoc, assoc.dimse.send_msg)
+
+    def __call__(self, primitive, context_id: int) -> None:
+        if (type(primitive) is not C_STORE or primitive.MessageIDBeingRespondedTo is None
+                or primitive.Status is None or primitive.ErrorComment is not None
+                or primitive.OffendingElement is not None
+                or primitive.AffectedSOPClassUID is None
+                or primitive.AffectedSOPInstanceUID is None
+                or self.assoc.get_handlers(evt.EVT_DIMSE_SENT)):
+            return self.send_msg(primitive, context_id)
+        pdata = P_DATA()
+        pdata.presentation_data_value_list.append(
+            (context_id, b"\x03" + c_store_rsp_command(primitive)))  # command, last fragment
+        self.assoc.dul.send_pdu(pdata)
 
 
 def quiet_standard_logging(assoc) -> None:

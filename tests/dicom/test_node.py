@@ -204,3 +204,100 @@ def test_node_import_starts_the_projects_autoexec_queue(archive_session, oblique
     assert isinstance(launch, AutoexecLaunch)
     assert [r.state for r in launch.wait(timeout=120)] == ["done"]
     assert archive_session.select_files("demo", "derived/t1copy.nii")
+
+
+def test_direct_c_store_response_is_what_pynetdicom_encodes():
+    from pynetdicom.dimse_messages import C_STORE_RSP
+    from pynetdicom.dimse_primitives import C_STORE
+
+    from nora_server.dicom.node import c_store_rsp_command
+
+    for uid in ("1.2.3.4", "1.2.826.0.1.3680043.8.498.12345678901234567890123456789012345"):
+        for status in (0x0000, 0xB000, 0xA700):
+            rsp = C_STORE()
+            rsp.MessageIDBeingRespondedTo, rsp.Status = 65535, status
+            rsp.AffectedSOPClassUID, rsp.AffectedSOPInstanceUID = MRImageStorage, uid
+            msg = C_STORE_RSP()
+            msg.primitive_to_message(rsp)
+            (pdata,) = msg.encode_msg(1, 1 << 20)
+            assert c_store_rsp_command(rsp) == pdata.presentation_data_value_list[0][1][1:]
+
+
+_NODE_PROCESS = """
+import sys, time
+from pathlib import Path
+from nora_server.dicom.node import DicomNode
+from nora_server.dicom.settings import DicomSettings
+from nora_server.dicom.spool import Spool
+settings = DicomSettings(ae_title="NORA", host="127.0.0.1", port=int(sys.argv[1]), open=True)
+DicomNode(settings, Spool(Path(sys.argv[2]))).start()
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_node_killed_mid_association_keeps_every_acknowledged_instance(node_port, oblique_series,
+                                                                       tmp_path):
+    """SIGKILL of the node's process while a sender streams: every instance it acknowledged is
+    whole in the spool after a restart, no partial write is left and the study is handed
+    over."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nora_server.dicom.spool import StudyWatcher
+
+    root = Path(__file__).resolve().parents[2]
+    node = subprocess.Popen([sys.executable, "-c", _NODE_PROCESS, str(node_port),
+                             str(tmp_path / "spool")], cwd=root, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert node.stdout.readline() == "up\n"
+        ae = AE(ae_title="SENDER")
+        ae.add_requested_context(MRImageStorage)
+        assoc = ae.associate("127.0.0.1", node_port, ae_title="NORA")
+        assert assoc.is_established
+        sources = {}
+        for f in sorted(oblique_series[0].iterdir()):
+            ds = pydicom.dcmread(f)
+            sources[str(ds.SOPInstanceUID)] = ds
+        acked = []
+        for i, (uid, ds) in enumerate(sources.items()):
+            if i == 6:  # kill while the next instances are on their way
+                threading.Timer(0.002, node.send_signal, (signal.SIGKILL,)).start()
+            try:
+                rsp = assoc.send_c_store(ds)
+            except Exception:
+                break
+            if not assoc.is_established or rsp is None or "Status" not in rsp:
+                break
+            assert rsp.Status == 0
+            acked.append(uid)
+        assoc.abort()
+    finally:
+        node.kill()
+        node.wait(10)
+    assert 6 <= len(acked) < len(sources)                 # killed mid-association
+    spool = Spool(tmp_path / "spool")                      # the restart
+    assert not any(spool.tmp.iterdir()) and not any(spool.blank.iterdir())
+    stored = {p.stem: p for p in spool.incoming.rglob("*.dcm")}
+    assert set(acked) <= set(stored)
+    for uid, path in stored.items():                       # whole, not just named
+        assert pydicom.dcmread(path).PixelData == sources[uid].PixelData
+    got = []
+    StudyWatcher(spool, lambda f, r: got.append(len(Spool.instances(f))), quiet_s=0).sweep()
+    assert got == [len(stored)]
+
+
+def test_spool_fills_blank_files_and_restart_drops_them(tmp_path):
+    spool = Spool(tmp_path / "s")
+    paths = [spool.store("1.2.3", f"1.2.3.{i}", b"x" * i) for i in range(1, 40)]
+    assert [p.read_bytes() for p in paths] == [b"x" * i for i in range(1, 40)]
+    assert _wait(lambda: len(list(spool.blank.iterdir())) >= spool._blanks.ahead // 2)
+    again = Spool(tmp_path / "s")                          # restart: blanks are dropped
+    assert not any(again.blank.iterdir())
+    again.store("1.2.3", "1.2.3.99", b"late")              # the first spool's blanks are gone
+    spool.store("1.2.3", "1.2.3.100", b"old")              # it creates its own file instead
+    assert (again.incoming / "1.2.3" / "1.2.3.100.dcm").read_bytes() == b"old"
