@@ -2,8 +2,10 @@
 
 The launcher pickles one :class:`LaunchSpec` per launch; each array task receives only the spec's
 path and its index (so a 1000-subject launch writes 1000 tiny pickles, not 1000 batches). The
-task writes a small status file (running -> done/error with a message) that the refresh reads
-for messages and, with the local executor, for the state itself.
+launcher writes the spec while the scheduler takes the submission, so a task that starts first
+waits for it (:func:`load_spec`). The task writes a small status file (running -> done/error
+with a message) that the refresh reads for messages and, with the local executor, for the state
+itself.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from nora_server.batch.resolve import MissingInputError, StudyInfo, Target, reso
 from nora_server.batch.substitute import environment, substitute
 
 log = logging.getLogger(__name__)
+SPEC_WAIT_S = 60.0  # the launch writes the spec milliseconds after submitting
 
 
 class JobFailed(RuntimeError):
@@ -42,10 +46,13 @@ class LaunchSpec:
     env: dict = field(default_factory=dict)  # extra environment for jobs (e.g. NORA_DB_URL)
 
     def dump(self, folder: Path) -> Path:
+        """Write ``folder/spec.pkl`` (whole or not at all: a task may be waiting for it)."""
         (folder / "status").mkdir(parents=True, exist_ok=True)
         path = folder / "spec.pkl"
-        with open(path, "wb") as fh:
+        tmp = folder / "spec.pkl.tmp"
+        with open(tmp, "wb") as fh:
             pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
         return path
 
     def __getstate__(self) -> dict:
@@ -61,7 +68,7 @@ class LaunchSpec:
 
 
 def target_tuple(t: Target) -> tuple:
-    return (t.project, t.subject, tuple((s.id, s.date, s.tags, s.description) for s in t.studies),
+    return (t.project, t.subject, tuple([(s.id, s.date, s.tags, s.description) for s in t.studies]),
             t.study, t.subject_tags, t.subject_key, t.study_key)
 
 
@@ -81,7 +88,11 @@ def status_path(spec_path: str | os.PathLike, index: int) -> Path:
 
 def write_status(path: Path, **data) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
+    try:
+        tmp.write_text(json.dumps(data))
+    except FileNotFoundError:  # a task that started before the launch made the folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
 
 
@@ -90,6 +101,19 @@ def read_status(path: Path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def load_spec(spec_path: str | os.PathLike, wait_s: float = SPEC_WAIT_S) -> LaunchSpec:
+    """The launch's spec; a task that starts before the launch wrote it waits up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with open(spec_path, "rb") as fh:
+                return pickle.load(fh)
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _on_time_warning(signum, frame):  # submitit's USR2 means "time limit near": no requeue here
@@ -105,8 +129,7 @@ def run_task(spec_path: str, index: int) -> dict:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "SIGUSR2"):
         signal.signal(signal.SIGUSR2, _on_time_warning)
-    with open(spec_path, "rb") as fh:
-        spec: LaunchSpec = pickle.load(fh)
+    spec = load_spec(spec_path)
     target = spec.targets[index]
     spath = status_path(spec_path, index)
     started = now_iso()

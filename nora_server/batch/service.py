@@ -105,11 +105,12 @@ class BatchRunner(JobViews):
                parent_id: str | None = None) -> LaunchResult:
         """Submit ``batch_doc`` for every target as ONE array; returns the new job ids.
 
-        While the scheduler takes the submission (sbatch waits on slurmctld), the launch record
-        and its rows go into the job table (one statement for the rows); once it answered, one
-        UPDATE gives the rows their job ids, or marks them ``error`` if it failed (then the
-        error is raised), and the transaction commits. If the database fails, the submitted
-        jobs are cancelled: no half-written launch, no job the table does not know."""
+        While the scheduler takes the submission (sbatch waits on slurmctld), the launch's spec
+        is written and the launch record and its rows go into the job table (one statement for
+        the rows); once it answered, one UPDATE gives the rows their job ids, or marks them
+        ``error`` if it failed (then the error is raised), and the transaction commits. If the
+        spec or the database fails, the submitted jobs are cancelled: no half-written launch,
+        no job the table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
@@ -121,15 +122,16 @@ class BatchRunner(JobViews):
         folder = self.folder / project / launch_id
         spec = LaunchSpec(launch_id, batch.to_dict(), targets, self.files, self.registrar,
                           self.job_env)
-        spec_path = spec.dump(folder)
+        spec_path = folder / "spec.pkl"
         now = utcnow()
-        try:
+        try:  # submit first: the spec and rows are written while the scheduler works
             started = self.scheduler.start_launch(spec_path, len(targets), folder / "logs", res,
                                                   f"nora-{batch.name}")
         except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
             started = exc
         subs = failure = None
         try:
+            spec.dump(folder)  # a task that starts before waits for it (runner.load_spec)
             with self.engine.begin() as conn:
                 conn.execute(insert(BatchLaunch), [{
                     "id": launch_id, "project": project, "user": self.user, "name": batch.name,

@@ -102,12 +102,13 @@ class SlurmScheduler:
 
     def start_launch(self, spec_path: Path, n: int, folder: Path, resources: Resources,
                      name: str) -> Started:
-        """Start ``sbatch`` for the ``n`` tasks of a launch as one array; the caller writes its
-        job table while sbatch waits on slurmctld, then ``wait()`` gives the submissions.
-        Unlike ``map_array``, which pickles every task, ONE task pickle is written; each task
-        links it under its own name when it starts (:mod:`nora_server.batch.slurm_task`) and
-        reads its index from ``SLURM_ARRAY_TASK_ID``. This keeps a 1000-task launch close to a
-        bare ``sbatch --array``."""
+        """Start ``sbatch`` for the ``n`` tasks of a launch as one array; the caller writes the
+        spec and its job table while sbatch waits on slurmctld, then ``wait()`` gives the
+        submissions. Unlike ``map_array``, which pickles every task, ONE task pickle is written;
+        each task links it under its own name when it starts
+        (:mod:`nora_server.batch.slurm_task`) and reads its index from ``SLURM_ARRAY_TASK_ID``.
+        The script goes to sbatch on its standard input. This keeps a 1000-task launch close to
+        a bare ``sbatch --array``."""
         from submitit.core.utils import DelayedSubmission
 
         from nora_server.batch.runner import run_array_task
@@ -121,10 +122,15 @@ class SlurmScheduler:
         ex.parameters["map_count"] = n
         command = " ".join([ex.python, "-u -m nora_server.batch.slurm_task",
                             shlex.quote(str(folder))])
-        script = folder / "submission.sh"
-        script.write_text(ex._make_submission_file_text(command, ""))
-        proc = subprocess.Popen(["sbatch", "--parsable", str(script)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        script = ex._make_submission_file_text(command, "").encode()
+        read, write = os.pipe()  # the script (a few kB) fits in the pipe: sbatch reads stdin
+        try:
+            with open(write, "wb") as fh:
+                fh.write(script)
+            proc = subprocess.Popen(["sbatch", "--parsable"], stdin=read,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        finally:
+            os.close(read)
 
         def wait() -> SubmittedArray:  # no time limit: a killed sbatch may have submitted
             out, err = proc.communicate()

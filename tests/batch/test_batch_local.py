@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tests.batch.batch_helpers import function_batch, make_storage, task_process_gone, wait_done
+from tests.batch.batch_helpers import (copy_batch, function_batch, make_storage,
+                                       task_process_gone, wait_done)
 
 TWO_JOBS = {"name": "two steps", "level": "subject", "resources": {"time_min": 5}, "jobs": [
     {"name": "copy", "type": "bash", "code": "cp $f1 $o1",
@@ -91,3 +92,27 @@ def test_local_job_past_its_time_limit_is_stopped(local_runner, storage):
     row = wait_done(local_runner, res.launch_id, timeout=60)["S000"]
     assert row.state == "error" and "time limit (0.05 min)" in row.message
     assert task_process_gone(row)
+
+
+def test_task_started_before_its_spec_waits_for_it(storage, tmp_path):
+    """The launch submits first and writes the spec while the scheduler works: a task that
+    starts before the spec is there (a real task process) waits for it, then runs."""
+    import subprocess
+    import sys
+
+    from nora_server.batch.model import parse_batch
+    from nora_server.batch.resolve import DirectoryFiles
+    from nora_server.batch.runner import LaunchSpec, read_status, status_path
+
+    targets = make_storage(storage, 1)
+    folder = tmp_path / "launch"
+    spec = LaunchSpec("l1", parse_batch(copy_batch(time_min=5)).to_dict(), targets,
+                      DirectoryFiles(str(storage)))
+    spec_path = folder / "spec.pkl"
+    task = subprocess.Popen([sys.executable, "-m", "nora_server.batch.local", str(spec_path),
+                             "0"])
+    time.sleep(1.0)  # the task has started (or is starting) and finds no spec
+    assert task.poll() is None
+    spec.dump(folder)
+    assert task.wait(timeout=60) == 0
+    assert read_status(status_path(spec_path, 0))["state"] == "done"
