@@ -104,8 +104,8 @@ class SlurmScheduler:
                      name: str) -> Started:
         """Start ``sbatch`` for the ``n`` tasks of a launch as one array; the caller writes the
         spec and its job table while sbatch waits on slurmctld, then ``wait()`` gives the
-        submissions. Unlike ``map_array``, which pickles every task, ONE task pickle is written;
-        each task links it under its own name when it starts
+        submissions. Unlike ``map_array``, which pickles every task, ONE task pickle is written
+        (once sbatch runs); each task links it under its own name when it starts
         (:mod:`nora_server.batch.slurm_task`) and reads its index from ``SLURM_ARRAY_TASK_ID``.
         The script goes to sbatch on its standard input. This keeps a 1000-task launch close to
         a bare ``sbatch --array``."""
@@ -116,9 +116,6 @@ class SlurmScheduler:
         folder.mkdir(parents=True, exist_ok=True)
         logs = task_logs(folder)
         ex = self._executor(folder, resources, name, n, logs)
-        task = DelayedSubmission(run_array_task, str(spec_path))
-        task.set_timeout(resources.time_min, 0)
-        task.dump(folder / "task.pkl")
         ex.parameters["map_count"] = n
         command = " ".join([ex.python, "-u -m nora_server.batch.slurm_task",
                             shlex.quote(str(folder))])
@@ -131,6 +128,10 @@ class SlurmScheduler:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         finally:
             os.close(read)
+        task = DelayedSubmission(run_array_task, str(spec_path))  # while sbatch works: a task
+        task.set_timeout(resources.time_min, 0)  # that starts first waits (see slurm_task)
+        task.dump(folder / "task.pkl.part")
+        os.replace(folder / "task.pkl.part", folder / "task.pkl")  # whole or not at all
 
         def wait() -> SubmittedArray:  # no time limit: a killed sbatch may have submitted
             out, err = proc.communicate()

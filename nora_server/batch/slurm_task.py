@@ -3,7 +3,8 @@
 A launch writes ONE task pickle (``FOLDER/task.pkl``). Each task links it under its own name
 (``<array id>_<task id>_submitted.pkl``, submitit's layout) and then runs submitit's task
 runner, so logs, result pickles and ``submitit.SlurmJob`` work as usual while the launcher
-writes no per-task file.
+writes no per-task file. The launch writes the pickle once sbatch runs: a task that starts
+first finds a dangling link, and submitit's runner waits for it (up to 60 s).
 """
 
 from __future__ import annotations

@@ -160,3 +160,27 @@ def test_database_failure_cancels_the_submitted_array(slurm, tmp_path, storage):
     states = subprocess.run(["squeue", "-h", "-t", "all", "-n", f"nora-{name}", "-o", "%T"],
                             capture_output=True, text=True, check=True).stdout.split()
     assert states and set(states) == {"CANCELLED"}  # submitted, then withdrawn
+
+
+def test_array_task_started_before_its_task_pickle_waits_for_it(tmp_path):
+    """The launch writes the one task pickle once sbatch runs: a task that starts first (a
+    real ``slurm_task`` process, with the variables Slurm sets) waits for it, then runs it."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from submitit.core.utils import DelayedSubmission
+
+    ran = tmp_path / "ran"
+    env = dict(os.environ, SUBMITIT_EXECUTOR="slurm", SLURM_JOB_ID="78", SLURM_ARRAY_JOB_ID="77", SLURM_ARRAY_TASK_ID="0",
+               SLURM_PROCID="0", SLURM_LOCALID="0", SLURM_NODEID="0", SLURM_NTASKS="1",
+               SLURM_JOB_NUM_NODES="1", SLURM_JOB_NODELIST="localhost")
+    task = subprocess.Popen([sys.executable, "-m", "nora_server.batch.slurm_task",
+                             str(tmp_path)], env=env, cwd=Path(__file__).parents[2])
+    time.sleep(1.0)  # started, and finds no task.pkl
+    assert task.poll() is None
+    DelayedSubmission(Path.touch, ran).dump(tmp_path / "task.pkl")
+    assert task.wait(timeout=60) == 0
+    assert ran.exists()
