@@ -34,13 +34,36 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nora_server.dicom import scu
-from nora_server.dicom.importer import ImportOptions, ImportReport, import_path
-from nora_server.dicom.pull import PullReport, PullTarget, pull  # noqa: F401  (public)
 from nora_server.dicom.settings import DicomSettings, RemoteNode
 
+if TYPE_CHECKING:
+    from nora_server.dicom import scu
+    from nora_server.dicom.importer import ImportReport
+
 Progress = Callable[[str, int, int | None], None] | None
+
+# the network and import parts (pydicom, pynetdicom) load on first use: a desktop that only
+# shows its PACS tab, or a script that reads the settings, does not pay for them
+_LAZY = {"scu": ("nora_server.dicom.scu", None),
+         "ImportOptions": ("nora_server.dicom.importer", "ImportOptions"),
+         "ImportReport": ("nora_server.dicom.importer", "ImportReport"),
+         "import_path": ("nora_server.dicom.importer", "import_path"),
+         "PullReport": ("nora_server.dicom.pull", "PullReport"),
+         "PullTarget": ("nora_server.dicom.pull", "PullTarget"),
+         "pull": ("nora_server.dicom.pull", "pull")}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    value = globals()[name] = value if attr is None else getattr(value, attr)
+    return value
 
 
 def dicom_settings(settings) -> DicomSettings:
@@ -82,6 +105,7 @@ def import_into_project(session, project: str, path, *, settings=None,
     that points outside) or the archive's errors (no write right); everything about single
     files and series is in the report."""
     from nora_server.dicom.archive_target import ArchiveTarget
+    from nora_server.dicom.importer import ImportOptions, import_path
 
     if dicom is None:
         dicom = dicom_settings(settings)
@@ -106,6 +130,8 @@ def _keys(name=None, patient_id=None, date=None, modality=None, description=None
 def find_patients(node: RemoteNode, *, name: str | None = None, patient_id: str | None = None,
                   ae_title: str = "NORA") -> list[dict]:
     """Patients matching ``name`` (``Family^Given``, ``*``/``?`` wildcards) and/or ID."""
+    from nora_server.dicom import scu
+
     return scu.find(node, "PATIENT", ae_title=ae_title, **_keys(name, patient_id))
 
 
@@ -114,6 +140,8 @@ def study_date(text: str | None) -> str | None:
     ``2024*`` / ``202403*`` -> that year / month as a range; ``20240101``, ranges
     ``20240101-20240131`` with open ends and ISO ``2024-01-01..2024-01-31`` as given.
     ValueError for other wildcards."""
+    from nora_server.dicom import scu
+
     text = (text or "").strip()
     if text in ("", "*"):
         return None
@@ -138,6 +166,8 @@ def find_studies(node: RemoteNode, *, name: str | None = None, patient_id: str |
                  ae_title: str = "NORA") -> list[dict]:
     """Studies matching the fields; ``date`` as :func:`study_date` reads it (``*`` any,
     ``20240101``, ``20240101-20240131``, open ends, ``2024*`` a year, ``202403*`` a month)."""
+    from nora_server.dicom import scu
+
     keys = _keys(name, patient_id, study_date(date), modality, description, accession)
     return scu.find(node, "STUDY", ae_title=ae_title, **keys)
 
@@ -145,6 +175,8 @@ def find_studies(node: RemoteNode, *, name: str | None = None, patient_id: str |
 def find_series(node: RemoteNode, study_uid: str, *, modality: str | None = None,
                 ae_title: str = "NORA") -> list[dict]:
     """Series of one study (sorted by series number)."""
+    from nora_server.dicom import scu
+
     keys = {"StudyInstanceUID": study_uid}
     if modality:
         keys["Modality"] = modality
@@ -262,6 +294,8 @@ def mask_identity(rows: list[dict], *, reveal: bool = False, **where) -> list[di
 def send_paths(node: RemoteNode, paths, *, ae_title: str = "NORA",
                progress: Progress = None) -> scu.TransferSummary:
     """C-STORE every DICOM file under ``paths`` to ``node``; ``progress("send", done, total)``."""
+    from nora_server.dicom import scu
+
     tick = (lambda d, t: progress("send", d, t)) if progress is not None else None
     return scu.send(node, [Path(p) for p in paths], ae_title=ae_title, progress=tick)
 
