@@ -10,8 +10,8 @@ statement:
 * on MariaDB >= 10.6 / MySQL >= 8.0.4 the same with ``JSON_TABLE``;
 * elsewhere, the statement SQLAlchemy compiled for the dialect, executed once with every row.
 
-Once the scheduler answered, one UPDATE sets the job ids, built in SQL too when they follow the
-array's pattern (``<array id>_<i>``). The ids of the new rows come from ``last_insert_rowid()``
+Once the scheduler answered, the job ids are set: for one array (``<array id>_<i>``) by one
+row, the launch's ``array_prefix`` (read back with ``tables.scheduler_id()``), else row by row. The ids of the new rows come from ``last_insert_rowid()``
 on SQLite (the write lock is held, rowids are consecutive), else from
 ``min(id)``/``max(id)``/``count`` when contiguous (one statement in task order), else from a
 select.
@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
-from nora_server.batch.tables import GridJob
+from nora_server.batch.tables import BatchLaunch, GridJob
 
 SHARED = ("launch_id", "project", "batch_name", "state", "scheduler", "submitted")
 VARYING = ("subject", "study", "subject_id", "study_id")
@@ -94,14 +94,13 @@ def insert_rows(conn, shared: dict, rows: list[tuple], status_dir: str,
 
 
 def set_scheduler_ids(conn, launch_id: str, subs) -> None:
-    """The job ids of the launch's rows (``subs``: one submission per task, in task order)."""
+    """The job ids of the launch's rows (``subs``: one submission per task, in task order):
+    for one array (``<array id>_<i>``) one row, the launch's ``array_prefix``; else each
+    job's own ``scheduler_id``."""
     prefix = id_prefix(subs)
-    if prefix is not None and conn.dialect.name == "sqlite":  # SQLAlchemy would double its cost
-        conn.exec_driver_sql("UPDATE gridjobs SET scheduler_id = ? || task_index "
-                             "WHERE launch_id = ?", (prefix, launch_id))
-    elif prefix is not None:  # <array id>_<i>: one statement, built in SQL
-        conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
-            scheduler_id=literal(prefix, String) + cast(GridJob.task_index, String)))
+    if prefix is not None:
+        conn.execute(update(BatchLaunch).where(BatchLaunch.id == launch_id)
+                     .values(array_prefix=prefix))
     else:
         conn.execute(update(GridJob).where(GridJob.launch_id == launch_id,
                                            GridJob.task_index == bindparam("i"))

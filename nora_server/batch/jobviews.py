@@ -12,7 +12,8 @@ from sqlalchemy import func, or_, select
 
 from nora_server.batch.model import BatchError
 from nora_server.batch.states import ACTIVE
-from nora_server.batch.tables import BatchLaunch, GridJob
+from nora_server.batch.tables import (BatchLaunch, GridJob, job_columns, scheduler_id,
+                                      with_launch)
 
 LOG_TAIL_CHARS = 200_000
 
@@ -42,7 +43,7 @@ class JobViews:
         leave the view; failed and cancelled ones stay. ``subjects``: pseudonyms; ``search``:
         a piece of the subject, study, batch name, scheduler id or message; ``ids``: only
         these jobs."""
-        q = select(GridJob)
+        q = with_launch(select(*job_columns()))
         if ids is not None:
             q = q.where(GridJob.id.in_(list(ids)))
         if project:
@@ -58,7 +59,7 @@ class JobViews:
         if search:
             pat = f"%{search}%"
             q = q.where(or_(GridJob.subject.like(pat), GridJob.study.like(pat),
-                            GridJob.batch_name.like(pat), GridJob.scheduler_id.like(pat),
+                            GridJob.batch_name.like(pat), scheduler_id().like(pat),
                             GridJob.message.like(pat)))
         q = q.order_by(GridJob.id.desc())
         if limit:
@@ -86,7 +87,8 @@ class JobViews:
         """One job as a JSON-able dict: its row, its launch (user, scheduler, resources) and the
         batch document it ran (the monitor's "job JSON")."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(GridJob).where(GridJob.id == job_id)).first()
+            row = conn.execute(with_launch(select(*job_columns()))
+                               .where(GridJob.id == job_id)).first()
             if row is None:
                 raise BatchError(f"no job {job_id} in the job table")
             launch = conn.execute(select(BatchLaunch).where(

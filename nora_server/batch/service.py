@@ -25,7 +25,7 @@ from nora_server.batch.jobviews import JobViews
 from nora_server.batch.model import BatchError, check_resources, parse_batch
 from nora_server.batch.runner import LaunchSpec, status_path
 from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable, task_logs
-from nora_server.batch.tables import BatchLaunch, GridJob
+from nora_server.batch.tables import BatchLaunch, GridJob, scheduler_id, with_launch
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,11 @@ class BatchRunner(JobViews):
     def refresh(self, *, project: str | None = None, launch_id: str | None = None) -> RefreshReport:
         """Bring queued/running jobs up to date with ONE scheduler query for all of them
         (Slurm: a second one only for jobs accounting does not know yet)."""
-        q = select(GridJob.id, GridJob.scheduler_id, GridJob.status_path, GridJob.state,
-                   GridJob.started).where(GridJob.state.in_(ACTIVE),
-                                          GridJob.scheduler == self.scheduler.kind,
-                                          GridJob.scheduler_id.is_not(None))
+        sid = scheduler_id()
+        q = with_launch(select(GridJob.id, sid, GridJob.status_path, GridJob.state,
+                               GridJob.started)).where(GridJob.state.in_(ACTIVE),
+                                                       GridJob.scheduler == self.scheduler.kind,
+                                                       sid.is_not(None))
         if project:
             q = q.where(GridJob.project == project)
         if launch_id:
@@ -229,7 +230,8 @@ class BatchRunner(JobViews):
     def cancel(self, job_ids) -> int:
         """Cancel grid jobs (ids of the job table) that are still queued or running."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(GridJob.id, GridJob.scheduler_id, GridJob.status_path)
+            rows = conn.execute(with_launch(select(GridJob.id, scheduler_id(),
+                                                   GridJob.status_path))
                                 .where(GridJob.id.in_(list(job_ids)),
                                        GridJob.state.in_(ACTIVE),
                                        GridJob.scheduler == self.scheduler.kind)).all()

@@ -2,15 +2,17 @@
 
 One launch is one submitted batch (one Slurm array); one grid job is one array task: the batch's
 jobs, in order, for one subject (or study). States: ``queued``, ``running``, ``done``,
-``error``, ``cancelled``. The schema comes with the Alembic migrations ``b001`` and ``b002``
-in the archive's history (``noractl db upgrade``).
+``error``, ``cancelled``. The schema comes with the Alembic migrations ``b001``, ``b002`` and
+``b003`` in the archive's history (``noractl db upgrade``). A job's scheduler id is its own
+``scheduler_id`` or, for a task of a Slurm array, its launch's ``array_prefix`` and its task
+index: :func:`scheduler_id` reads either (with :func:`with_launch`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, cast, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nora_server.archive.models import MYSQL, Base, utcnow
@@ -29,6 +31,9 @@ class BatchLaunch(Base):
     folder: Mapped[str] = mapped_column(String(1024))        # submitit folder + spec + status
     parent_id: Mapped[str | None] = mapped_column(String(32))  # re-run of this launch
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # "<array job id>_" of a launch submitted as one array: its task i is "<prefix><i>"
+    # (b003: one row written after sbatch answers instead of every job's row)
+    array_prefix: Mapped[str | None] = mapped_column(String(64))
 
 
 class GridJob(Base):
@@ -57,3 +62,20 @@ class GridJob(Base):
     log_err: Mapped[str] = mapped_column(String(1024), default="")
     status_path: Mapped[str] = mapped_column(String(1024), default="")
     message: Mapped[str | None] = mapped_column(Text)
+
+
+def scheduler_id():
+    """SQL for a job's scheduler id (labelled ``scheduler_id``); the query must join the launch
+    (:func:`with_launch`)."""
+    return func.coalesce(GridJob.scheduler_id, BatchLaunch.array_prefix
+                         + cast(GridJob.task_index, String)).label("scheduler_id")
+
+
+def with_launch(q):
+    """``q`` (a select over ``gridjobs``) joined to each job's launch."""
+    return q.outerjoin(BatchLaunch, BatchLaunch.id == GridJob.launch_id)
+
+
+def job_columns():
+    """Every column of a job row, its scheduler id read by :func:`scheduler_id`."""
+    return [c for c in GridJob.__table__.c if c.name != "scheduler_id"] + [scheduler_id()]

@@ -186,3 +186,40 @@ def test_migrations_0002_0003_keep_existing_files(fresh_url, tmp_path):
         upgrade(eng)
     finally:
         eng.dispose()
+
+
+def test_migration_b003_keeps_the_job_ids_of_array_launches(fresh_url):
+    """Jobs of an array launch read their ids from the launch's ``array_prefix`` (b003); a
+    downgrade writes them back into the rows, and old rows keep theirs."""
+    from sqlalchemy import text
+
+    from nora_server.archive.db import make_engine
+
+    eng = make_engine(fresh_url)
+    try:
+        upgrade(eng)
+        with eng.begin() as conn:
+            for launch, prefix in (("new", "'77_'"), ("old", "NULL")):
+                conn.execute(text(
+                    "INSERT INTO batch_launches (id, project, user, name, batch, scheduler, "
+                    f"resources, folder, created, array_prefix) VALUES ('{launch}', 'p', 'u', "
+                    f"'b', '{{}}', 'slurm', '{{}}', '/f', '2020-01-01', {prefix})"))
+            for launch, i, sid in (("new", 0, "NULL"), ("new", 1, "NULL"), ("old", 0, "'5_0'")):
+                conn.execute(text(
+                    "INSERT INTO gridjobs (launch_id, task_index, project, subject, batch_name, "
+                    "state, scheduler, scheduler_id, submitted, log_out, log_err, status_path) "
+                    f"VALUES ('{launch}', {i}, 'p', 'P{i}', 'b', 'queued', 'slurm', {sid}, "
+                    "'2020-01-01', '', '', '')"))
+        from nora_server.batch.jobviews import JobViews
+
+        views = JobViews()
+        views.engine = eng  # the job table's views, as nora jobs and the monitor read it
+        assert sorted(r.scheduler_id for r in views.jobs(project="p")) == ["5_0", "77_0", "77_1"]
+        assert [r.subject for r in views.jobs(project="p", search="77_1")] == ["P1"]
+        downgrade(eng, "0003")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT scheduler_id FROM gridjobs ORDER BY scheduler_id")
+                                ).scalars().all() == ["5_0", "77_0", "77_1"]
+        upgrade(eng)
+    finally:
+        eng.dispose()
