@@ -11,10 +11,10 @@ statement:
 * elsewhere, the statement SQLAlchemy compiled for the dialect, executed once with every row.
 
 Once the scheduler answered, the job ids are set: for one array (``<array id>_<i>``) by one
-row, the launch's ``array_prefix`` (read back with ``tables.scheduler_id()``), else row by row. The ids of the new rows come from ``last_insert_rowid()``
-on SQLite (the write lock is held, rowids are consecutive), else from
-``min(id)``/``max(id)``/``count`` when contiguous (one statement in task order), else from a
-select.
+row, the launch's ``array_prefix`` (read back with ``tables.scheduler_id()``), else row by
+row. The ids of the new rows come from ``last_insert_rowid()`` on SQLite (the write lock is
+held, rowids are consecutive), else from ``min(id)``/``max(id)``/``count`` when contiguous
+(one statement in task order), else from a select.
 """
 
 from __future__ import annotations

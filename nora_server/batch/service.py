@@ -107,10 +107,11 @@ class BatchRunner(JobViews):
 
         While the scheduler takes the submission (sbatch waits on slurmctld), the launch's spec
         is written and the launch record and its rows go into the job table (one statement for
-        the rows); once it answered, one UPDATE gives the rows their job ids, or marks them
-        ``error`` if it failed (then the error is raised), and the transaction commits. If the
-        spec or the database fails, the submitted jobs are cancelled: no half-written launch,
-        no job the table does not know."""
+        the rows); once it answered, the launch row gets the array's job-id prefix (or each row
+        its job id), or the rows are marked ``error`` if it failed (then the error is raised),
+        and the transaction commits. If the spec or the database fails,
+        the submitted jobs are cancelled: no half-written launch, no job the table does not
+        know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
