@@ -280,3 +280,24 @@ def test_real_scaled_functional_is_float32_with_the_header_scaling():
     geom = geometry.DisplayGeometry(meta["disp2vox"], meta["disp2ras"], data.shape[1:], False)
     back = geometry.labels_to_source(np.asarray(data[3]), geom, meta["source_shape"])
     np.testing.assert_allclose(back, np.asarray(img.dataobj[..., 3]), rtol=1e-6)
+
+
+def test_large_gz_volume_decompressed_into_populated_pages_equals_nibabel(tmp_path):
+    """A volume over 16 MiB goes into an array whose pages are mapped at once (fastgz's
+    ``MAP_POPULATE`` path): the voxels and the layer are exactly nibabel's, writable like any
+    array (ROIs are drawn into such volumes' grids, screenshots read them)."""
+    from napari_nora.readers import fastgz
+
+    rng = np.random.default_rng(1)
+    steps = rng.integers(-2, 3, (160, 256, 256), dtype=np.int16)
+    vol = np.cumsum(steps, axis=0, dtype=np.int16)  # (x, y, z), compresses like an image
+    path = tmp_path / "big.nii.gz"
+    nib.save(nib.Nifti1Image(vol, np.diag([0.9, 0.9, 1.2, 1.0])), path)
+    assert vol.nbytes >= 1 << 24
+    layer = layer_of(path)
+    data = np.asarray(layer.data)
+    np.testing.assert_array_equal(data, np.asarray(nib.load(path).dataobj).transpose(2, 1, 0))
+    arr = fastgz.populated((300, 256, 256), np.dtype(np.int16), "F")
+    assert arr.flags.f_contiguous and arr.flags.writeable and arr.shape == (300, 256, 256)
+    arr[-1, -1, -1] = 7
+    assert arr[-1, -1, -1] == 7
