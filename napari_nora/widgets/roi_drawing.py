@@ -99,7 +99,7 @@ class RoiDrawing:
         active = self.viewer.layers.selection.active
         prev = self.viewer.add_labels(np.zeros((1,) * layer.ndim, np.uint8), name=PREVIEW_NAME,
                                       scale=layer.scale, units=layer.units, opacity=0.6,
-                                      blending="additive")
+                                      blending="additive", metadata={"nora_helper": True})
         self.viewer.layers.selection.active = active  # keep drawing on the ROI
         return prev
 

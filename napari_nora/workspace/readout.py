@@ -61,13 +61,15 @@ def layer_readout(layer, point_world) -> LayerReadout:
 
 
 def readout(layers, point_world) -> list[LayerReadout]:
-    """Readouts of the visible image and labels layers, top layer first."""
+    """Readouts of the visible image and labels layers, top layer first (not helper layers
+    such as the ROI pen's preview, marked ``metadata["nora_helper"]``)."""
     out = []
     for layer in reversed(list(layers)):
         if not getattr(layer, "visible", True) or not hasattr(layer, "world_to_data"):
             continue
-        if not _is_voxel_layer(layer):
-            continue  # points, shapes, surfaces: no voxel to read
+        if not _is_voxel_layer(layer) or (getattr(layer, "metadata", None) or {}).get(
+                "nora_helper"):
+            continue  # points, shapes, surfaces: no voxel to read; the pen's preview
         out.append(layer_readout(layer, point_world))
     return out
 

@@ -226,5 +226,6 @@ def test_the_pen_preview_follows_the_mouse_in_the_plane_of_an_extra_view(ws, qtb
     assert changed.sum() > 5  # the coronal view shows it
     assert not mask_of(roi).any()  # a preview draws nothing
     assert ctl.state.position == (0.0, -3.0, 0.0)  # adding the preview moved no slice
+    assert "ROI pen preview" not in ctl.readout_text()  # a helper, not an image to read
     hover(cor, world_to_px(cor, (4.0, -3.0, 2.0)), modifiers=("Shift",))  # Shift: no pen
     assert not prev.visible
