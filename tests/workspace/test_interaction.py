@@ -168,14 +168,19 @@ def test_drawing_undo_and_redo_reach_the_roi_from_every_view(ws, qtbot):
     assert ctl.state.position == pytest.approx((0.0, -5.0, 5.0), abs=0.3) and not mask.any()
 
 
+def _coronal_with_new_roi(ws, qtbot, radius_mm):
+    """A new ROI, the pen's radius, the coronal view at A = -3 (voxel 17), its screenshot."""
+    roi = ws.roi_tool.new_roi()
+    ws.roi_tool.settings.radius_mm = radius_mm
+    ws.ctl.state.set_axes([0, 1, 2], [0.0, -3.0, 0.0])
+    settle(qtbot)
+    cor = ws.ctl.view_of_kind("coronal")  # shows S (vertical) and R (horizontal)
+    return roi, cor, grab(cor)
+
+
 def test_pens_draw_in_the_plane_of_an_extra_view_in_the_roi_undo_history(ws, qtbot):
     ctl, tool = ws.ctl, ws.roi_tool
-    roi = tool.new_roi()
-    tool.settings.radius_mm = 1.0
-    ctl.state.set_axes([0, 1, 2], [0.0, -3.0, 0.0])  # the coronal shows A = -3 (voxel 17)
-    settle(qtbot)
-    cor = ctl.view_of_kind("coronal")  # shows S (vertical) and R (horizontal)
-    before = grab(cor)
+    roi, cor, before = _coronal_with_new_roi(ws, qtbot, 1.0)
     key(qtbot, cor, "Space")  # drawing on
     drag(cor, world_to_px(cor, (-5.0, -3.0, 2.0)), world_to_px(cor, (5.0, -3.0, 2.0)))
     settle(qtbot)
@@ -206,14 +211,9 @@ def test_pens_draw_in_the_plane_of_an_extra_view_in_the_roi_undo_history(ws, qtb
 
 
 def test_the_pen_preview_follows_the_mouse_in_the_plane_of_an_extra_view(ws, qtbot):
-    ctl, tool = ws.ctl, ws.roi_tool
-    roi = tool.new_roi()
-    tool.settings.radius_mm = 2.0
-    ctl.state.set_axes([0, 1, 2], [0.0, -3.0, 0.0])  # the coronal shows A = -3 (voxel 17)
-    settle(qtbot)
-    cor = ctl.view_of_kind("coronal")
+    ctl = ws.ctl
+    roi, cor, before = _coronal_with_new_roi(ws, qtbot, 2.0)
     key(qtbot, cor, "Space")  # drawing on
-    before = grab(cor)
     hover(cor, world_to_px(cor, (4.0, -3.0, 2.0)))
     settle(qtbot)
     prev = ctl.main.model.layers["ROI pen preview"]
