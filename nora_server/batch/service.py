@@ -58,6 +58,16 @@ def parse_time(text: str | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+#: how long a launch keeps its rows' transaction open for the scheduler's answer: SQLite holds
+#: the archive's write lock meanwhile (sbatch answers in milliseconds; a stalled slurmctld
+#: would block every other writer)
+OVERLAP_S = 2.0
+
+
+class _SlowScheduler(Exception):
+    pass
+
+
 def _answer(started) -> tuple:
     """``(submissions, None)`` or ``(None, error)`` of a submission the scheduler started
     (:class:`~nora_server.batch.states.Started`), or of one it refused at once (the error)."""
@@ -107,11 +117,12 @@ class BatchRunner(JobViews):
 
         While the scheduler takes the submission (sbatch waits on slurmctld), the launch's spec
         is written and the launch record and its rows go into the job table (one statement for
-        the rows); once it answered, the launch row gets the array's job-id prefix (or each row
-        its job id), or the rows are marked ``error`` if it failed (then the error is raised),
-        and the transaction commits. If the spec or the database fails,
-        the submitted jobs are cancelled: no half-written launch, no job the table does not
-        know."""
+        the rows); once it answered, the launch row gets the array's job-id prefix, or the rows
+        are marked ``error`` if it failed (then the error is raised), and the transaction
+        commits. A scheduler that has not answered within ``OVERLAP_S`` has the transaction
+        rolled back and written again after its answer (SQLite would hold the archive's write
+        lock). If the spec or the database fails, the submitted jobs are cancelled: no
+        half-written launch, no job the table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
@@ -130,29 +141,44 @@ class BatchRunner(JobViews):
                                                   f"nora-{batch.name}")
         except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
             started = exc
+        def record(conn) -> list[int]:  # the launch and its rows, in the open transaction
+            conn.execute(insert(BatchLaunch), [{
+                "id": launch_id, "project": project, "user": self.user, "name": batch.name,
+                "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
+                "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
+                "created": now}])
+            insert_rows(conn, {"launch_id": launch_id, "project": project,
+                               "batch_name": batch.name, "state": "queued",
+                               "scheduler": self.scheduler.kind, "submitted": now},
+                        [(t.subject, t.study, t.subject_key, t.study_key) for t in targets],
+                        str(status_path(spec_path, 0).parent),
+                        task_logs((folder / "logs").absolute()))
+            return row_ids(conn, launch_id, len(targets))
+
+        def settle(conn) -> None:  # the scheduler's answer, in the same transaction
+            if failure is None:
+                set_scheduler_ids(conn, launch_id, subs)
+            else:
+                conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
+                    state="error", finished=now, message=f"submission failed: {failure}"))
+
         subs = failure = None
         try:
             spec.dump(folder)  # a task that starts before waits for it (runner.load_spec)
-            with self.engine.begin() as conn:
-                conn.execute(insert(BatchLaunch), [{
-                    "id": launch_id, "project": project, "user": self.user, "name": batch.name,
-                    "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
-                    "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
-                    "created": now}])
-                insert_rows(conn, {"launch_id": launch_id, "project": project,
-                                   "batch_name": batch.name, "state": "queued",
-                                   "scheduler": self.scheduler.kind, "submitted": now},
-                            [(t.subject, t.study, t.subject_key, t.study_key) for t in targets],
-                            str(status_path(spec_path, 0).parent),
-                            task_logs((folder / "logs").absolute()))
-                ids = row_ids(conn, launch_id, len(targets))
+            try:
+                with self.engine.begin() as conn:
+                    ids = record(conn)
+                    if not (isinstance(started, Exception) or started.ready(OVERLAP_S)):
+                        raise _SlowScheduler  # roll back: never hold the write lock long
+                    subs, failure = _answer(started)
+                    started = None
+                    settle(conn)
+            except _SlowScheduler:  # a scheduler that takes seconds: its answer, then the rows
                 subs, failure = _answer(started)
                 started = None
-                if failure is None:
-                    set_scheduler_ids(conn, launch_id, subs)
-                else:
-                    conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
-                        state="error", finished=now, message=f"submission failed: {failure}"))
+                with self.engine.begin() as conn:
+                    ids = record(conn)
+                    settle(conn)
         except BaseException:
             if started is not None:  # the database failed first: the scheduler's answer
                 subs = _answer(started)[0]
@@ -163,8 +189,7 @@ class BatchRunner(JobViews):
             raise failure
         log.info("launched %s: %d job(s) of %r on %s", launch_id, len(ids), batch.name,
                  self.scheduler.kind)
-        job_ids = getattr(subs, "job_ids", None) or [s.job_id for s in subs]
-        return LaunchResult(launch_id, ids, job_ids)
+        return LaunchResult(launch_id, ids, subs.job_ids)
 
     def _withdraw(self, subs, spec_path) -> None:
         try:

@@ -138,7 +138,14 @@ class SlurmScheduler:
             if proc.returncode != 0 or not out.strip():
                 raise RuntimeError(f"sbatch failed: {(err or out).strip()}")
             return SubmittedArray(f"{out.strip().split(';')[0]}_", *logs, n)
-        return Started(wait)
+
+        def ready(timeout: float) -> bool:
+            try:
+                proc.wait(timeout)  # its output (a job id) is far below the pipe's size
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        return Started(wait, ready)
 
     def _lines(self, cmd: list[str], ok_errors=()) -> dict[str, tuple[str, str, str]]:
         """``{job id: (state, start, end)}`` from ``sacct``/``squeue`` lines ``id|state|s|e``."""

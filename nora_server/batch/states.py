@@ -95,8 +95,10 @@ class SubmittedArray(Sequence):
 @dataclass(frozen=True)
 class Started:
     """A submission the scheduler has started: ``wait()`` waits for its answer and gives the
-    submissions (one per task), or raises why it failed; call it once."""
-    wait: Callable[[], Sequence[Submitted]]
+    submissions (one per task, as a :class:`SubmittedArray`), or raises why it failed; call it
+    once. ``ready(timeout)``: whether the answer came within ``timeout`` seconds."""
+    wait: Callable[[], SubmittedArray]
+    ready: Callable[[float], bool] = lambda timeout: True
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,42 @@ def test_array_task_started_before_its_task_pickle_waits_for_it(tmp_path):
     DelayedSubmission(Path.touch, ran).dump(tmp_path / "task.pkl")
     assert task.wait(timeout=60) == 0
     assert ran.exists()
+
+
+def test_a_stalled_scheduler_does_not_hold_the_archives_write_lock(slurm, slurm_runner, engine,
+                                                                   storage, monkeypatch):
+    """The rows go in while sbatch waits on slurmctld; if it does not answer within
+    OVERLAP_S the transaction is rolled back (SQLite would keep every other writer waiting)
+    and written once sbatch answered: other writers go on, the launch still lands whole."""
+    import os
+    import signal
+    import threading
+
+    from sqlalchemy import text
+
+    from nora_server.batch import service
+
+    monkeypatch.setattr(service, "OVERLAP_S", 0.5)
+    targets = make_storage(storage, 2)
+    pid = int((slurm.parent.parent / "run" / "slurmctld.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)  # slurmctld hangs: sbatch waits for it
+    result = {}
+    try:
+        launch = threading.Thread(target=lambda: result.update(
+            res=slurm_runner.launch(copy_batch(), targets, project="stall")))
+        launch.start()
+        time.sleep(1.5)  # past OVERLAP_S: the rows' transaction was given up
+        assert launch.is_alive()
+        t0 = time.monotonic()
+        with engine.begin() as conn:  # another writer of the archive is not kept waiting
+            conn.execute(text("UPDATE batch_launches SET name = name WHERE project = 'stall'"))
+        assert time.monotonic() - t0 < 1.0
+        assert not slurm_runner.jobs(project="stall")  # nothing half-written meanwhile
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    launch.join(120)
+    res = result["res"]
+    rows = slurm_runner.jobs(project="stall")
+    assert sorted(r.id for r in rows) == sorted(res.job_ids)
+    assert len(rows) == 2 and {r.scheduler_id for r in rows} == set(res.scheduler_ids)
+    subprocess.run(["scancel", res.scheduler_ids[0].split("_")[0]], check=True)
