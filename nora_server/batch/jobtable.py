@@ -10,9 +10,9 @@ statement:
 * on MariaDB >= 10.6 / MySQL >= 8.0.4 the same with ``JSON_TABLE``;
 * elsewhere, the statement SQLAlchemy compiled for the dialect, executed once with every row.
 
-Once the scheduler answered, the job ids are set: for one array (``<array id>_<i>``) by one
-row, the launch's ``array_prefix`` (read back with ``tables.scheduler_id()``), else row by
-row. The ids of the new rows come from ``last_insert_rowid()`` on SQLite (the write lock is
+Once the scheduler answered, the job ids are set by one row: an array's tasks are
+``<array id>_<i>``, so the launch keeps ``array_prefix`` (read back with
+``tables.scheduler_id()``). The ids of the new rows come from ``last_insert_rowid()`` on SQLite (the write lock is
 held, rowids are consecutive), else from ``min(id)``/``max(id)``/``count`` when contiguous
 (one statement in task order), else from a select.
 """
@@ -30,17 +30,6 @@ VARYING = ("subject", "study", "subject_id", "study_id")
 COLUMNS = ("launch_id", "task_index", "project", "subject", "study", "subject_id", "study_id",
            "batch_name", "state", "scheduler", "submitted", "status_path", "log_out", "log_err")
 _SQL: dict = {}
-
-
-def id_prefix(subs) -> str | None:
-    """``"<array id>_"`` when task ``i``'s job id is ``<array id>_<i>`` for every task."""
-    pattern = getattr(subs, "pattern", None)
-    if pattern:
-        return pattern[0]
-    if not subs or not subs[0].job_id.endswith("_0"):
-        return None
-    prefix = subs[0].job_id[:-1]
-    return prefix if all(s.job_id == f"{prefix}{i}" for i, s in enumerate(subs)) else None
 
 
 def _processed(conn, values: dict) -> dict:
@@ -94,18 +83,10 @@ def insert_rows(conn, shared: dict, rows: list[tuple], status_dir: str,
 
 
 def set_scheduler_ids(conn, launch_id: str, subs) -> None:
-    """The job ids of the launch's rows (``subs``: one submission per task, in task order):
-    for one array (``<array id>_<i>``) one row, the launch's ``array_prefix``; else each
-    job's own ``scheduler_id``."""
-    prefix = id_prefix(subs)
-    if prefix is not None:
-        conn.execute(update(BatchLaunch).where(BatchLaunch.id == launch_id)
-                     .values(array_prefix=prefix))
-    else:
-        conn.execute(update(GridJob).where(GridJob.launch_id == launch_id,
-                                           GridJob.task_index == bindparam("i"))
-                     .values(scheduler_id=bindparam("sid")),
-                     [{"i": i, "sid": s.job_id} for i, s in enumerate(subs)])
+    """The job ids of the launch's rows: ``subs`` (a :class:`SubmittedArray`, task ``i`` being
+    ``<prefix><i>``) gives one row, the launch's ``array_prefix``."""
+    conn.execute(update(BatchLaunch).where(BatchLaunch.id == launch_id)
+                 .values(array_prefix=subs.pattern[0]))
 
 
 MYSQL_INSERT = (
