@@ -104,7 +104,8 @@ def catalog() -> list[dict]:
 def missing_args(name: str, bound: dict[str, str]) -> list[str]:
     """Required arguments of the registered function ``name`` that ``bound`` (``{var: TYPE}``)
     lacks or binds with another type, as ``"FILE $f1 (T1 image)"``; [] when unknown."""
-    load_plugins()
+    if name not in _SPECS:  # plug-ins are looked for only for a name not registered yet
+        load_plugins()
     s = _SPECS.get(name)
     if s is None:
         return []
