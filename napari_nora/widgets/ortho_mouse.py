@@ -116,7 +116,6 @@ def install(view, controller) -> None:
     model.mouse_wheel_callbacks.insert(0, on_wheel)
     model.mouse_drag_callbacks.insert(0, on_drag)
     model.mouse_move_callbacks.insert(0, on_move)
-    view._nora_mouse = (on_wheel, on_drag, on_move)
 
 
 def _camera_active(camera) -> None:

@@ -63,7 +63,7 @@ class RoiDrawing:
             return
         self._histories[id(layer)] = roi.History(mask_of(layer))
         layer.mouse_drag_callbacks.append(self.drag)
-        layer.mouse_move_callbacks.append(self._on_move)
+        layer.mouse_move_callbacks.append(self.hover)
         layer.mouse_pan = not self.settings.drawing
         if hasattr(layer.events, "paint"):  # napari's own brush: keep statistics current
             layer.events.paint.connect(lambda _event, ly=layer: self.changed.emit(ly))
@@ -75,8 +75,8 @@ class RoiDrawing:
         self._histories.pop(id(layer), None)
         if self.drag in layer.mouse_drag_callbacks:
             layer.mouse_drag_callbacks.remove(self.drag)
-        if self._on_move in layer.mouse_move_callbacks:
-            layer.mouse_move_callbacks.remove(self._on_move)
+        if self.hover in layer.mouse_move_callbacks:
+            layer.mouse_move_callbacks.remove(self.hover)
         self.hide_preview()
 
     def history(self, layer) -> roi.History:
@@ -104,8 +104,9 @@ class RoiDrawing:
         return prev
 
     def hide_preview(self) -> None:
-        if PREVIEW_NAME in self.viewer.layers:
-            self.viewer.layers[PREVIEW_NAME].visible = False
+        prev = self._preview_layer(None, create=False)
+        if prev is not None and prev.visible:  # napari emits (and the views redraw) on any set
+            prev.visible = False
 
     def show_preview(self, layer, center, dims=None) -> None:
         """Show, in a small overlay layer, the voxels the current pen would draw at ``center``
@@ -124,9 +125,6 @@ class RoiDrawing:
         prev.scale = layer.scale
         prev.translate = np.asarray(layer.translate) + start * np.asarray(layer.scale)
         prev.visible = True
-
-    def _on_move(self, layer, event):
-        self.hover(layer, event)
 
     def hover(self, layer, event, dims=None) -> None:
         """Mouse moved over ``layer`` in the 2D view whose ``dims`` are given (default: this

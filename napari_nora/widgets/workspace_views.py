@@ -320,7 +320,7 @@ class WorkspaceController:
     def hover_in(self, view, event) -> None:
         """The mouse moved in an extra view: show the pen's preview in that view's plane (in
         view 1 the ROI layer's own callback does)."""
-        if view is self.main:
+        if view is self.main or not self.state.roi_drawing:  # off: already hidden
             return
         tool = self._drawing_tool(view, event)
         if tool is not None:

@@ -234,7 +234,7 @@ def test_live_preview_shows_the_pen_under_the_cursor_without_drawing(tool):
     tool.settings.radius_mm = 2.0
     ev = Drag(world_of(layer, (4, 20, 15)))
     ev.type = "mouse_move"
-    tool.drawing._on_move(layer, ev)
+    tool.drawing.hover(layer, ev)
     viewer = tool._viewer
     prev = viewer.layers["ROI pen preview"]
     assert prev.visible and prev.data.sum() == roi.brush(mask_of(layer), (4, 20, 15), radius=2.0,
@@ -244,7 +244,7 @@ def test_live_preview_shows_the_pen_under_the_cursor_without_drawing(tool):
                                atol=1e-4)  # preview centre sits on the cursor voxel
     assert tool.roi_list.count() == 1  # the preview is not an ROI
     tool.preview.setChecked(False)
-    tool.drawing._on_move(layer, ev)
+    tool.drawing.hover(layer, ev)
     assert not prev.visible
 
 
