@@ -44,25 +44,18 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int | None], None] | None
 
-# the network and import parts (pydicom, pynetdicom) load on first use: a desktop that only
-# shows its PACS tab, or a script that reads the settings, does not pay for them
-_LAZY = {"scu": ("nora_server.dicom.scu", None),
-         "ImportOptions": ("nora_server.dicom.importer", "ImportOptions"),
-         "ImportReport": ("nora_server.dicom.importer", "ImportReport"),
-         "import_path": ("nora_server.dicom.importer", "import_path"),
-         "PullReport": ("nora_server.dicom.pull", "PullReport"),
-         "PullTarget": ("nora_server.dicom.pull", "PullTarget"),
-         "pull": ("nora_server.dicom.pull", "pull")}
+# the pull's names load on first use (pydicom, pynetdicom): a desktop that only shows its PACS
+# tab, or a script that reads the settings, does not pay for them; the functions below import
+# what they use
+_PULL_NAMES = ("PullReport", "PullTarget", "pull")
 
 
 def __getattr__(name):
-    if name not in _LAZY:
+    if name not in _PULL_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    from nora_server.dicom import pull
 
-    module, attr = _LAZY[name]
-    value = importlib.import_module(module)
-    value = globals()[name] = value if attr is None else getattr(value, attr)
+    value = globals()[name] = getattr(pull, name)
     return value
 
 
@@ -140,7 +133,7 @@ def study_date(text: str | None) -> str | None:
     ``2024*`` / ``202403*`` -> that year / month as a range; ``20240101``, ranges
     ``20240101-20240131`` with open ends and ISO ``2024-01-01..2024-01-31`` as given.
     ValueError for other wildcards."""
-    from nora_server.dicom import scu
+    from nora_server.dicom.dates import normalise_date
 
     text = (text or "").strip()
     if text in ("", "*"):
@@ -157,7 +150,7 @@ def study_date(text: str | None) -> str | None:
     if "*" in text or "?" in text:
         raise ValueError(f"date {text!r}: use *, a date (20240315), a range "
                          "(20240101-20240131, open ends allowed) or a year/month (2024*, 202403*)")
-    return scu.normalise_date(text)
+    return normalise_date(text)
 
 
 def find_studies(node: RemoteNode, *, name: str | None = None, patient_id: str | None = None,

@@ -92,6 +92,9 @@ def c_store_rsp_command(rsp: C_STORE) -> bytes:
     return _ELEM(0, 0x0000, 4) + struct.pack("<L", len(body)) + body
 
 
+_PYNETDICOM_3 = pynetdicom.__version__.split(".")[0] == "3"
+
+
 class FastStoreResponse:
     """Stands in for ``assoc.dimse.send_msg`` on the node's associations: a C-STORE-RSP
     with no error detail (the response to every stored image) is encoded directly and
@@ -109,7 +112,7 @@ class FastStoreResponse:
 
     @classmethod
     def install(cls, assoc) -> None:
-        if pynetdicom.__version__.split(".")[0] == "3":
+        if _PYNETDICOM_3:
             assoc.dimse.send_msg = cls(assoc, assoc.dimse.send_msg)
 
     def __call__(self, primitive, context_id: int) -> None:
@@ -118,6 +121,7 @@ class FastStoreResponse:
                 or primitive.OffendingElement is not None
                 or primitive.AffectedSOPClassUID is None
                 or primitive.AffectedSOPInstanceUID is None
+                or 0 < self.assoc.dimse.maximum_pdu_size < 512  # would need fragments
                 or self.assoc.get_handlers(evt.EVT_DIMSE_SENT)):
             return self.send_msg(primitive, context_id)
         pdata = P_DATA()

@@ -9,7 +9,6 @@ Query values follow DICOM matching: ``*``/``?`` wildcards, ``Family^Given`` name
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
+from nora_server.dicom.dates import normalise_date
 from nora_server.dicom.headers import index_paths, walk_files
 from nora_server.dicom.node import set_nodelay
 from nora_server.dicom.settings import RemoteNode
@@ -121,18 +121,6 @@ def echo(node: RemoteNode, *, ae_title: str = "NORA") -> int:
     if not status:
         raise DicomNetworkError(f"{node.name}: no C-ECHO response")
     return int(status.Status)
-
-
-def normalise_date(value: str) -> str:
-    """DICOM date matching: ``20240101``, ``20240101-20240131``, open ends ``20240101-``.
-    ISO dates are accepted (``2024-01-01``, range ``2024-01-01..2024-01-31``)."""
-    value = value.strip()
-    if ".." in value:
-        a, b = value.split("..", 1)
-        return f"{normalise_date(a) if a else ''}-{normalise_date(b) if b else ''}"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return value.replace("-", "")
-    return value
 
 
 def build_query(level: str, **keys) -> Dataset:
