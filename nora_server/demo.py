@@ -225,10 +225,9 @@ def ensure_demo(config=None, *, root=None, user: str | None = None, create: bool
     return settings
 
 
-def noractl_demo(argv: list[str]) -> int | None:
-    """``noractl demo [--config PATH] [--project NAME]``: fill the demo project (site admin)."""
-    if not argv or argv[0] != "demo":
-        return None
+def noractl_demo(argv: list[str]) -> int:
+    """``noractl demo [--config PATH] [--project NAME]``: fill the demo project (site admin);
+    ``argv`` starts with ``demo``."""
     import argparse
 
     from nora_server.cli.common import run
