@@ -155,8 +155,9 @@ def summarise(previews: list[Preview], more: int = 0) -> str:
 
 def batch_settings(context) -> dict:
     """The ``[batch]`` section of the desktop's nora.toml (empty without settings)."""
-    settings = getattr(context, "settings", None)
-    return dict((settings.sections if settings else {}).get("batch") or {})
+    from nora_server.batch.site import batch_section
+
+    return batch_section(getattr(context, "settings", None))
 
 
 _BAD_NAME = re.compile(r"[\\/:*?\"<>|]")

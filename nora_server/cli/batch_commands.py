@@ -44,7 +44,6 @@ def handles_noractl(argv) -> bool:
     return words[:2] == ["test", "slurm"]
 
 
-
 # -- nora --launch ... / nora jobs ---------------------------------------------------------
 def build_parser() -> Parser:
     p = Parser(prog="nora", description="NORA batch processing",

@@ -50,4 +50,3 @@ def launch_autoexec(settings, archive, session, project: str, refs: list[str],
     log.info("autoexec %s of %s: launch %s, %d job(s)", queue, project, res.launch_id,
              len(res.job_ids))
     return AutoexecLaunch(runner, res.launch_id, list(res.job_ids))
-
