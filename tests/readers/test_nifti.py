@@ -283,8 +283,8 @@ def test_real_scaled_functional_is_float32_with_the_header_scaling():
 
 
 def test_large_gz_volume_decompressed_into_populated_pages_equals_nibabel(tmp_path):
-    """A volume over 16 MiB goes into an array whose pages are mapped at once (fastgz's
-    ``MAP_POPULATE`` path): the voxels and the layer are exactly nibabel's, writable like any
+    """A volume over 16 MiB goes into an array of huge pages mapped at once (fastgz's
+    ``populated``): the voxels and the layer are exactly nibabel's, writable like any
     array (ROIs are drawn into such volumes' grids, screenshots read them)."""
     from napari_nora.readers import fastgz
 
