@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,13 +23,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
 
+from dicom_tools import ENV, PEER_TOOLS, peer_tool, run_tool  # noqa: E402
 from helpers import make_affine, rotation, write_dicom_series  # noqa: E402
 
 from nora_server.dicom.settings import RemoteNode  # noqa: E402
-
-PEER_TOOLS = ("Orthanc", "echoscu", "storescu", "findscu", "movescu", "getscu", "storescp",
-              "dcmqrscp")
-ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
 def free_port() -> int:
@@ -63,29 +59,6 @@ def stop_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-
-
-def peer_tool(name: str) -> str | None:
-    """The dcmtk (or Orthanc) program ``name`` on PATH, never pynetdicom's console script of
-    the same name in this virtual environment (pynetdicom installs ``storescu``, ``echoscu``
-    ... beside python: an activated venv would otherwise test pynetdicom against itself)."""
-    venv_bin = (Path(sys.prefix) / "bin").resolve()
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        if d and Path(d).resolve() != venv_bin:
-            found = shutil.which(name, path=d)
-            if found:
-                return found
-    return None
-
-
-def run_tool(*args, check=True, timeout=60) -> subprocess.CompletedProcess:
-    """Run a dcmtk client with TCP_NODELAY=1."""
-    args = [peer_tool(args[0]) or args[0], *args[1:]]
-    proc = subprocess.run([str(a) for a in args], env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")

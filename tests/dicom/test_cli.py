@@ -8,7 +8,7 @@ import time
 import pydicom
 import pytest
 
-from conftest import run_tool
+from dicom_tools import run_tool
 from nora_server.cli import nora, noractl
 
 
