@@ -14,7 +14,8 @@ import importlib
 # names exported here, by module: loaded on first use, so that importing a light part of the
 # archive (``nora_server.archive.patterns`` in a job) does not import SQLAlchemy
 _EXPORTS = {"core": ("Archive", "connect"),
-            "errors": ("ArchiveError", "FilterError", "NotFound", "PermissionDenied"),
+            "errors": ("AlreadyExists", "ArchiveError", "FilterError", "NotFound",
+                       "PermissionDenied"),
             "files": ("AddItem",),
             "records": ("FileInfo", "ProjectInfo", "StudyRow", "TablePage", "UserInfo")}
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

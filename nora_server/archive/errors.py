@@ -11,6 +11,10 @@ class NotFound(ArchiveError):
     """A project, subject, study, file or user that does not exist (or is not visible)."""
 
 
+class AlreadyExists(ArchiveError):
+    """A file (or project, user) that is there already and is not to be replaced."""
+
+
 class PermissionDenied(ArchiveError):
     """The user's role does not allow the operation."""
 

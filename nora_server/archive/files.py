@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from nora_server.archive import journal, rows
-from nora_server.archive.errors import ArchiveError, NotFound
+from nora_server.archive.errors import AlreadyExists, ArchiveError, NotFound
 from nora_server.archive.models import File, Study, Subject
 from nora_server.archive.names import check_relpath, check_segment, split_ref
 from nora_server.archive.selection import SelectionMixin
@@ -154,7 +154,7 @@ class FilesMixin(SelectionMixin):
             dests.add(str(dest).lower())
             if os.path.lexists(dest):
                 if not overwrite:
-                    raise ArchiveError(f"{dest} exists already: pass overwrite (nora: "
+                    raise AlreadyExists(f"{dest} exists already: pass overwrite (nora: "
                                        "--overwrite) to replace it")
                 backup = dest.parent / f"{journal_prefix('old', plan, i)}"
                 plan["moves"].append([str(dest), str(backup)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nora_server.archive.errors import ArchiveError, NotFound
+from nora_server.archive.errors import AlreadyExists, NotFound
 from nora_server.archive.files import AddItem
 
 DOC_PREFIX = "dicom-series:"
@@ -46,7 +46,7 @@ class ArchiveTarget:
         try:
             self.session.add_files(self.project, add, subject_info=subject_info,
                                    study_info=study_info)
-        except ArchiveError:  # refused before anything changed: files there already?
+        except AlreadyExists:  # refused before anything changed
             if record is None or not self._orphaned(ref, record):
                 raise
             self.session.add_files(self.project, add, subject_info=subject_info,
