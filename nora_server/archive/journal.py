@@ -96,14 +96,14 @@ def mark_committed(conn, plan: dict) -> None:
                      .values(state="committed"))
     else:
         conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
-        plan["closed"] = True
 
 
 def finish(engine: Engine, plan: dict) -> None:
-    """After the index committed: remove discarded paths, then the journal row."""
+    """After the index committed: remove discarded paths, then the journal row (gone already
+    when there was nothing to discard, see :func:`mark_committed`)."""
     for path in plan["discard"] + plan["temps"]:
         _remove(path)
-    if not plan.get("closed"):
+    if plan["discard"]:
         with engine.begin() as conn:
             conn.execute(delete(PendingOp).where(PendingOp.id == plan["op"]))
 
