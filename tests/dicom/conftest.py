@@ -23,10 +23,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/helpers.py
 
-from dicom_tools import ENV, PEER_TOOLS, peer_tool, run_tool  # noqa: E402
 from helpers import make_affine, rotation, write_dicom_series  # noqa: E402
 
 from nora_server.dicom.settings import RemoteNode  # noqa: E402
+from tests.dicom.dicom_tools import ENV, PEER_TOOLS, peer_tool, run_tool  # noqa: E402
 
 
 def free_port() -> int:

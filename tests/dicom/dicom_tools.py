@@ -1,5 +1,5 @@
 """dcmtk's and Orthanc's programs for the DICOM tests, importable by the test modules
-(``from dicom_tools import run_tool``: a ``from conftest import`` would get whichever
+(``from tests.dicom.dicom_tools import run_tool``: ``from conftest import`` got whichever
 conftest.py pytest imported last)."""
 
 from __future__ import annotations

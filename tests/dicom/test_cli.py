@@ -8,7 +8,7 @@ import time
 import pydicom
 import pytest
 
-from dicom_tools import run_tool
+from tests.dicom.dicom_tools import run_tool
 from nora_server.cli import nora, noractl
 
 

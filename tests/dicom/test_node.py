@@ -10,7 +10,7 @@ import pydicom
 from pynetdicom import AE
 from pynetdicom.sop_class import MRImageStorage
 
-from dicom_tools import run_tool
+from tests.dicom.dicom_tools import run_tool
 from nora_server.dicom.spool import Spool
 
 

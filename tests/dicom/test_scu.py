@@ -6,7 +6,7 @@ from __future__ import annotations
 import pydicom
 import pytest
 
-from dicom_tools import run_tool
+from tests.dicom.dicom_tools import run_tool
 from nora_server.dicom import scu
 from nora_server.dicom.settings import RemoteNode
 
