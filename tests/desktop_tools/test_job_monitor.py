@@ -122,3 +122,33 @@ def test_kill_a_running_job(qtbot, idle, make_context):
     assert task_process_gone(SimpleNamespace(**row))  # the task process was stopped
     assert not ctx.session.select_files("demo", "derived/t1cat.nii")
     idle(tool, monitor)
+
+
+@SQLITE
+def test_the_monitor_polls_only_while_its_tab_is_shown(qtbot, idle, make_context, monkeypatch):
+    """In a tab not shown it asks nothing, not even when a launch elsewhere says jobs changed;
+    shown, it refreshes at once and then polls; hidden again, it stops."""
+    from qtpy.QtWidgets import QTabWidget, QWidget
+
+    from napari_nora.widgets import job_control as jc
+
+    calls, refresh = [], jc.refresh
+    monkeypatch.setattr(jc, "refresh", lambda *a, **k: calls.append(1) or refresh(*a, **k))
+    ctx = make_context()
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    tabs.addTab(QWidget(), "Browser")
+    monitor = JobMonitorWidget(ctx, interval_s=0.25)
+    tabs.addTab(monitor, "Jobs")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    ctx.jobs_changed.emit("demo")
+    qtbot.wait(1000)
+    assert calls == [] and not monitor.busy
+    tabs.setCurrentWidget(monitor)
+    qtbot.waitUntil(lambda: len(calls) >= 3, timeout=10000)
+    tabs.setCurrentIndex(0)
+    idle(monitor)
+    seen = len(calls)
+    qtbot.wait(1000)
+    assert len(calls) == seen
