@@ -2,9 +2,9 @@
 the job's log and JSON, kill and re-run of failed jobs.
 
 Finished jobs leave the table by default ("show finished" brings them back); failed and
-cancelled ones stay for analysis. The table is refreshed by a timer while it is shown (a
-monitor in a hidden tab asks nothing; it refreshes when shown) and on demand, in a thread
-worker that asks each scheduler in use ONE question; a change of states emits
+cancelled ones stay for analysis. The table is refreshed by a timer while it is shown, or
+while jobs it follows are queued or running (a monitor in a hidden tab with nothing to follow
+asks nothing; it refreshes when shown), and on demand, in a thread worker that asks each scheduler in use ONE question; a change of states emits
 ``context.jobs_changed`` (the subject table's job markers follow it), and a launch elsewhere
 (``jobs_changed`` from the batch tool) refreshes the monitor. Double-clicking a job's subject
 selects it in the subject/study table.
@@ -109,6 +109,7 @@ class JobMonitorWidget(QWidget):
         self.context = context
         self.snapshot = jc.Snapshot()
         self._own_emit = False
+        self._following = True  # jobs may be active: refresh once, even in a hidden tab
         self._sized = False
         self._shown: tuple | None = None  # (job id, state) whose log and JSON are shown
         self.model = JobTableModel(self)
@@ -130,7 +131,7 @@ class JobMonitorWidget(QWidget):
         self._soon.timeout.connect(self._poll)
         watch(self, context.project_changed, self._on_project_changed)
         watch(self, context.jobs_changed, self._on_jobs_changed)
-        self._soon.start()  # once it is placed: in a hidden tab it waits until shown
+        self._soon.start()  # once it is placed
 
     def _build(self) -> None:
         self.search = QLineEdit()
@@ -212,9 +213,9 @@ class JobMonitorWidget(QWidget):
                               done=self._show, error=self._failed, channel="refresh", keep=True)
 
     def _poll(self) -> None:
-        """Refresh unless the monitor sits hidden in a tab (a window of its own always
-        polls)."""
-        if self.isVisible() or self.isWindow():
+        """Refresh while the monitor is shown (a window of its own always is) or while jobs
+        are queued or running: the subject table's job markers follow them from any tab."""
+        if self.isVisible() or self.isWindow() or self._following:
             self.refresh()
 
     def showEvent(self, event) -> None:
@@ -236,6 +237,7 @@ class JobMonitorWidget(QWidget):
             self._sized = True
         self._reselect(selected)
         c = jc.counts(snap.rows)
+        self._following = bool(c.get("queued") or c.get("running"))
         text = ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no jobs"
         if snap.errors:
             text += " - scheduler not answering: " + "; ".join(snap.errors)
@@ -261,7 +263,8 @@ class JobMonitorWidget(QWidget):
         self._poll()
 
     def _on_jobs_changed(self, project: str) -> None:
-        if not self._own_emit:
+        if not self._own_emit:  # a launch elsewhere: jobs to follow
+            self._following = True
             self._soon.start()
 
     # -- selection, log and JSON ----------------------------------------------------------
