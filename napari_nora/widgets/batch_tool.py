@@ -22,7 +22,8 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
 
 from napari_nora.widgets import batch_compose as bc
 from napari_nora.widgets.batch_editor import BatchEditor, single_shot
-from napari_nora.widgets.desk_worker import run_worker, running, watch
+from napari_nora.widgets.desktop_context import watch
+from napari_nora.widgets.desktop_tasks import Tasks
 
 log = logging.getLogger(__name__)
 PREVIEW_TARGETS = 20  # subjects previewed per pattern (the rest is counted)
@@ -34,7 +35,6 @@ class BatchToolWidget(QWidget):
     def __init__(self, context, parent=None):
         super().__init__(parent)
         self.context = context
-        self._preview_gen = 0
         self.last_launch = None
         self.previews: dict = {}
         self._preview_timer = single_shot(self, 300, self.update_previews)
@@ -102,10 +102,9 @@ class BatchToolWidget(QWidget):
         self.launch_button = QPushButton("Launch")
         self.launch_button.clicked.connect(lambda: self.launch())
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(False)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.tasks = Tasks(self.progress, parent=self)
 
         box = QVBoxLayout(self)
         box.addLayout(top)
@@ -120,7 +119,7 @@ class BatchToolWidget(QWidget):
     # -- the batch ----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return bool(running(self))
+        return self.tasks.busy
 
     @property
     def jobs(self) -> list[dict]:
@@ -234,25 +233,22 @@ class BatchToolWidget(QWidget):
             return None
         executor, level = self.executor.currentText(), doc["level"]
         self.launch_button.setEnabled(False)
-        self.progress.setVisible(True)
         self._say(f"launching {doc['name']!r} on {len(refs)} selected ({level} level)...")
 
         def work():
             return self.context.batch.launch(project, doc, refs, level=level,
                                              resources=doc["resources"], executor=executor)
-        return run_worker(self, work, done=self._launched, failed=self._launch_failed)
+        return self.tasks.run(work, done=self._launched, error=self._launch_failed)
 
     def _launched(self, result) -> None:
         self.last_launch = result
         self.launch_button.setEnabled(True)
-        self.progress.setVisible(False)
         self._say(f"launched {len(result.job_ids)} job(s) on {self.executor.currentText()} "
                   f"(launch {result.launch_id[:8]}); see the job monitor")
         self.context.jobs_changed.emit(self.context.project or "")
 
     def _launch_failed(self, exc) -> None:
         self.launch_button.setEnabled(True)
-        self.progress.setVisible(False)
         self._say(f"launch failed: {exc}", error=True)
 
     # -- previews ---------------------------------------------------------------------------
@@ -266,9 +262,7 @@ class BatchToolWidget(QWidget):
             for v in rows:
                 self.jobs_editor.rows[v].set_preview("select subjects or studies to preview")
             return None
-        self._preview_gen += 1
-        gen, level = self._preview_gen, self.level.currentText()
-        context = self.context
+        level, context = self.level.currentText(), self.context
 
         def work():
             client = context.batch
@@ -284,16 +278,10 @@ class BatchToolWidget(QWidget):
                                              for t in first])
                 out[v] = (previews, len(targets) - len(first))
             return out
-        return run_worker(self, work, done=lambda r: self._show_previews(gen, r),
-                          failed=lambda e: self._show_previews(gen, e))
+        return self.tasks.run(work, done=self._show_previews, error=self._preview_failed,
+                              channel="previews")
 
-    def _show_previews(self, gen: int, result) -> None:
-        if gen != self._preview_gen:
-            return  # a newer request is on its way
-        if isinstance(result, Exception):
-            for row in self.jobs_editor.rows.values():
-                row.set_preview(f"preview failed: {result}", ok=False)
-            return
+    def _show_previews(self, result) -> None:
         for var, (previews, more) in result.items():
             row = self.jobs_editor.rows.get(var)
             if row is None:
@@ -303,6 +291,10 @@ class BatchToolWidget(QWidget):
             ok = bool(previews) and all(p.files for p in previews)
             row.set_preview(bc.summarise(previews, more), files, ok=ok)
         self.previews = result
+
+    def _preview_failed(self, exc) -> None:
+        for row in self.jobs_editor.rows.values():
+            row.set_preview(f"preview failed: {exc}", ok=False)
 
     # -- reactions ----------------------------------------------------------------------------
     def _on_level_changed(self, level: str) -> None:

@@ -107,11 +107,12 @@ class DesktopWidget(QWidget):
             self.projects.blockSignals(False)
 
     def wait(self, timeout_ms: int = 30_000) -> None:
-        """Wait until every tab's archive work finished (tests, scripts)."""
-        for widget in self.tools.values():
-            tasks = getattr(widget, "tasks", None)
-            if tasks is not None:
-                tasks.wait(timeout_ms)
+        """Wait until every tab's work finished, also what one tab's result starts in another
+        (a pull reloads the table) (tests, scripts)."""
+        tasks = [w.tasks for w in self.tools.values() if hasattr(w, "tasks")]
+        while any(t.busy for t in tasks):
+            for t in tasks:
+                t.wait(timeout_ms)
 
     def open_first(self, pattern: str = "t1*/*.nii*") -> None:
         """Once the table is loaded, select its first study and open its files matching

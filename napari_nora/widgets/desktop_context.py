@@ -141,3 +141,10 @@ class DesktopContext:
     @property
     def storage(self) -> Path:
         return self.session.archive.storage
+
+
+def watch(owner, signal, slot) -> None:
+    """Connect ``slot`` to a context ``signal`` (psygnal) for as long as the widget ``owner``
+    lives: a tool closed on a context that outlives it is not called any more."""
+    signal.connect(slot)
+    owner.destroyed.connect(lambda *_: signal.disconnect(slot, missing_ok=True))

@@ -1,13 +1,17 @@
-"""Archive work off the GUI thread: napari thread workers with a progress bar, the latest
+"""Slow work off the GUI thread: napari thread workers with a progress bar, the latest
 request winning.
 
-Every archive call of the desktop that can take long (the 100k-row table, a filter, a file
-listing, reading volumes, an upload or import) runs through :class:`Tasks`: the function runs
-in a napari thread worker, the widget's progress bar shows it, and the result comes back on the
+Every call of the desktop's tabs that can take long (the 100k-row table, a filter, a file
+listing, reading volumes, an upload or import, a batch launch, a job table refresh, a C-FIND or
+a pull) runs through :class:`Tasks`: the function runs in a napari thread worker, the widget's
+progress bar shows it, and the result (or the error, for the widget to say) comes back on the
 GUI thread. A task of a ``channel`` (e.g. ``"filter"``) that is started while an older one of
 the same channel still runs replaces it: the older result is dropped, and at most one further
 request waits, so typing fast never queues a query per key. With ``queue=True`` the tasks of a
-channel run one after the other, each with its own result (QC clicks on one study).
+channel run one after the other, each with its own result (QC clicks on one study); with
+``keep=True`` the running task's result is still delivered and the newer request waits,
+replacing one that already waits (a poll that must not starve when it is slower than its
+timer). A widget deleted while its tasks run is not called back.
 """
 
 from __future__ import annotations
@@ -19,18 +23,31 @@ from qtpy.QtCore import QObject, Signal
 log = logging.getLogger(__name__)
 
 
+def deleted(obj) -> bool:
+    """True once the Qt object behind ``obj`` is gone (its widget was closed and deleted)."""
+    try:
+        from qtpy import sip
+
+        return sip.isdeleted(obj)
+    except ImportError:  # PySide
+        import shiboken6
+
+        return not shiboken6.isValid(obj)
+
+
 class ProgressRelay(QObject):
     """Carries ``progress(done, total, text)`` calls from a worker thread to the GUI thread
     (Qt queues signals emitted in another thread)."""
 
     changed = Signal(int, int, str)
 
-    def __call__(self, done: int, total: int, text: str = "") -> None:
-        self.changed.emit(int(done), int(total), str(text))
+    def __call__(self, done: int, total: int | None, text: str = "") -> None:
+        self.changed.emit(int(done or 0), int(total or 0), str(text))
 
 
 class Tasks(QObject):
-    """Runs functions in thread workers for one widget.
+    """Runs functions in thread workers for one widget (the ``parent``, whose children the bar
+    and the label are too).
 
     Parameters
     ----------
@@ -38,13 +55,17 @@ class Tasks(QObject):
         Shown (busy, or with a fraction when the task reports progress) while tasks run.
     on_error : callable, optional
         ``on_error(exc)`` on the GUI thread when a task raises (default: log it).
+    label : QLabel, optional
+        Shows the text of the progress (a stage the busy bar cannot show) instead of the bar;
+        emptied when no task runs.
     """
 
     idle = Signal()  # no task is running any more
 
-    def __init__(self, bar=None, on_error=None, parent=None):
+    def __init__(self, bar=None, on_error=None, parent=None, label=None):
         super().__init__(parent)
         self.bar = bar
+        self.label = label
         self.on_error = on_error or (lambda exc: log.error("%s", exc))
         self._running: dict[str, object] = {}  # channel -> worker
         self._waiting: dict[str, list] = {}  # channel -> [(fn, args, kwargs, done, error)]
@@ -64,12 +85,12 @@ class Tasks(QObject):
         return relay
 
     def run(self, fn, *args, done=None, error=None, channel: str | None = None,
-            queue: bool = False, **kwargs):
+            queue: bool = False, keep: bool = False, **kwargs):
         """Run ``fn(*args, **kwargs)`` in a thread worker; ``done(result)`` / ``error(exc)``
-        on the GUI thread. With a ``channel``, a newer request replaces an older one (or, with
-        ``queue``, waits for it)."""
+        on the GUI thread. With a ``channel``, a newer request replaces an older one (with
+        ``queue``, waits for it; with ``keep``, waits for it replacing a waiting one)."""
         if channel is not None:
-            if not queue:
+            if not (queue or keep):
                 self._generation[channel] = self._generation.get(channel, 0) + 1
             if channel in self._running:
                 task = (fn, args, kwargs, done, error)
@@ -91,7 +112,7 @@ class Tasks(QObject):
             self._running[channel] = worker
 
         def current() -> bool:
-            return channel is None or gen == self._generation.get(channel)
+            return not deleted(self) and (channel is None or gen == self._generation.get(channel))
 
         def on_returned(result):
             if done is not None and current():
@@ -103,6 +124,8 @@ class Tasks(QObject):
 
         def on_finished():
             self._workers.discard(worker)
+            if deleted(self):
+                return
             if channel is not None and self._running.get(channel) is worker:
                 del self._running[channel]
                 waiting = self._waiting.get(channel)
@@ -118,25 +141,22 @@ class Tasks(QObject):
         return worker
 
     def _update_bar(self) -> None:
-        try:
-            if self.bar is not None:
-                self.bar.setVisible(bool(self._workers))
-        except RuntimeError:  # the widget was deleted while a worker ran
-            return
+        if self.bar is not None:
+            self.bar.setVisible(bool(self._workers))
         if not self._workers:
+            if self.label is not None:
+                self.label.setText("")
             self.idle.emit()
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
+        if self.label is not None:
+            self.label.setText(text)
         if self.bar is None:
             return
-        try:
-            self.bar.setVisible(True)
-            if total > 0:
-                self.bar.setRange(0, total)
-                self.bar.setValue(min(done, total))
-            self.bar.setFormat(f"{text}  %p%" if text else "%p%")
-        except RuntimeError:
-            pass
+        self.bar.setVisible(True)
+        self.bar.setRange(0, total)  # total 0: busy while it is not known
+        self.bar.setValue(min(done, total))
+        self.bar.setFormat(f"{text}  %p%" if text and self.label is None else "%p%")
 
     def wait(self, timeout_ms: int = 30_000) -> None:
         """Process events until every task finished (tests, closing)."""

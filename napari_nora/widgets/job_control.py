@@ -38,8 +38,10 @@ def refresh(context, project: str | None, *, include_done: bool = False,
             query: bool = True) -> Snapshot:
     """Bring active jobs up to date (``query``: ONE scheduler query per scheduler kind in use)
     and read the job table of ``project``: finished jobs only with ``include_done``; failed
-    and cancelled jobs always."""
+    and cancelled jobs always; none without a project."""
     snap = Snapshot()
+    if project is None:
+        return snap
     client = context.batch
     if query:
         report = client.refresh(project)

@@ -2,8 +2,9 @@
 the job's log and JSON, kill and re-run of failed jobs.
 
 Finished jobs leave the table by default ("show finished" brings them back); failed and
-cancelled ones stay for analysis. The table is refreshed by a timer and on demand, in a thread
-worker that asks each scheduler in use ONE question; a change of states emits
+cancelled ones stay for analysis. The table is refreshed by a timer while it is shown, or
+while jobs it follows are queued or running (a monitor in a hidden tab with nothing to follow
+asks nothing; it refreshes when shown), and on demand, in a thread worker that asks each scheduler in use ONE question; a change of states emits
 ``context.jobs_changed`` (the subject table's job markers follow it), and a launch elsewhere
 (``jobs_changed`` from the batch tool) refreshes the monitor. Double-clicking a job's subject
 selects it in the subject/study table.
@@ -22,7 +23,8 @@ from qtpy.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderVi
 
 from napari_nora.widgets import job_control as jc
 from napari_nora.widgets.batch_compose import batch_settings
-from napari_nora.widgets.desk_worker import run_worker, running, watch
+from napari_nora.widgets.desktop_context import watch
+from napari_nora.widgets.desktop_tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,8 @@ class JobMonitorWidget(QWidget):
         super().__init__(parent)
         self.context = context
         self.snapshot = jc.Snapshot()
-        self._pending = False
-        self._refreshing = False
         self._own_emit = False
+        self._following = True  # jobs may be active: refresh once, even in a hidden tab
         self._sized = False
         self._shown: tuple | None = None  # (job id, state) whose log and JSON are shown
         self.model = JobTableModel(self)
@@ -122,15 +123,15 @@ class JobMonitorWidget(QWidget):
             batch_settings(context).get("monitor_seconds", 5))
         self.timer = QTimer(self)
         self.timer.setInterval(max(int(seconds * 1000), 200))
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self._poll)
         self.timer.start()
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
         self._soon.setInterval(100)
-        self._soon.timeout.connect(self.refresh)
+        self._soon.timeout.connect(self._poll)
         watch(self, context.project_changed, self._on_project_changed)
         watch(self, context.jobs_changed, self._on_jobs_changed)
-        self.refresh()
+        self._soon.start()  # once it is placed
 
     def _build(self) -> None:
         self.search = QLineEdit()
@@ -166,9 +167,8 @@ class JobMonitorWidget(QWidget):
                                      "selected jobs' launches")
         self.rerun_button.clicked.connect(lambda: self.rerun_failed())
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
         self.progress.setMaximumWidth(80)
-        self.progress.setVisible(False)
+        self.tasks = Tasks(self.progress, parent=self)
         self.status = QLabel("")
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -204,25 +204,25 @@ class JobMonitorWidget(QWidget):
     # -- refresh ----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return bool(running(self))
+        return self.tasks.busy
 
     def refresh(self, *, query: bool = True):
         """Refresh the table in a worker (one at a time; a request during one runs after)."""
-        if self._refreshing:
-            self._pending = True
-            return None
-        project, include = self.context.project, self.show_done.isChecked()
-        if project is None:
-            self._show(jc.Snapshot())
-            return None
-        self._refreshing = True
-        self.progress.setVisible(True)
-        return run_worker(self, jc.refresh, self.context, project, include_done=include,
-                          query=query, done=self._show, failed=self._failed)
+        return self.tasks.run(jc.refresh, self.context, self.context.project,
+                              include_done=self.show_done.isChecked(), query=query,
+                              done=self._show, error=self._failed, channel="refresh", keep=True)
+
+    def _poll(self) -> None:
+        """Refresh while the monitor is shown (a window of its own always is) or while jobs
+        are queued or running: the subject table's job markers follow them from any tab."""
+        if self.isVisible() or self.isWindow() or self._following:
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
 
     def _show(self, snap: jc.Snapshot) -> None:
-        self._refreshing = False
-        self.progress.setVisible(False)
         selected = set(self.selected_ids())
         self.snapshot = snap
         self.model.set_rows(snap.rows)
@@ -237,6 +237,7 @@ class JobMonitorWidget(QWidget):
             self._sized = True
         self._reselect(selected)
         c = jc.counts(snap.rows)
+        self._following = bool(c.get("queued") or c.get("running"))
         text = ", ".join(f"{n} {s}" for s, n in c.items() if n) or "no jobs"
         if snap.errors:
             text += " - scheduler not answering: " + "; ".join(snap.errors)
@@ -247,17 +248,9 @@ class JobMonitorWidget(QWidget):
                 self.context.jobs_changed.emit(self.context.project or "")
             finally:
                 self._own_emit = False
-        if self._pending:
-            self._pending = False
-            self._soon.start()
 
     def _failed(self, exc) -> None:
-        self._refreshing = False
-        self.progress.setVisible(False)
         self.message.setText(f"refresh failed: {exc}")
-        if self._pending:
-            self._pending = False
-            self._soon.start()
 
     def _on_refresh_clicked(self) -> None:
         self._shown = None  # the log of the selected job is read again too
@@ -267,10 +260,11 @@ class JobMonitorWidget(QWidget):
     def _on_project_changed(self, project) -> None:
         self._shown = None
         self.model.set_rows([])
-        self.refresh()
+        self._poll()
 
     def _on_jobs_changed(self, project: str) -> None:
-        if not self._own_emit:
+        if not self._own_emit:  # a launch elsewhere: jobs to follow
+            self._following = True
             self._soon.start()
 
     # -- selection, log and JSON ----------------------------------------------------------
@@ -308,13 +302,12 @@ class JobMonitorWidget(QWidget):
         if self._shown is None or self._shown[0] != job["id"]:
             self.log_view.setPlainText("loading log...")
         self._shown = shown
-        run_worker(self, jc.log_text, self.context, job["id"],
-                   done=self.log_view.setPlainText,
-                   failed=lambda e: self.log_view.setPlainText(str(e)))
-        run_worker(self, jc.job_document, self.context, job,
-                   done=lambda d: self.json_view.setPlainText(json.dumps(d, indent=1,
-                                                                         default=str)),
-                   failed=lambda e: self.json_view.setPlainText(str(e)))
+        self.tasks.run(jc.log_text, self.context, job["id"], done=self.log_view.setPlainText,
+                       error=lambda e: self.log_view.setPlainText(str(e)), channel="log")
+        self.tasks.run(jc.job_document, self.context, job,
+                       done=lambda d: self.json_view.setPlainText(json.dumps(d, indent=1,
+                                                                             default=str)),
+                       error=lambda e: self.json_view.setPlainText(str(e)), channel="json")
 
     def _on_double_click(self, index) -> None:
         """A click on the subject (or study) cell selects it in the subject/study table."""
@@ -331,16 +324,16 @@ class JobMonitorWidget(QWidget):
         if not any(j["state"] in ("queued", "running") for j in jobs):
             self.message.setText("select queued or running jobs to kill")
             return None
-        return run_worker(self, jc.kill, self.context, jobs,
-                          done=lambda n: self._acted(f"cancelled {n} job(s)"),
-                          failed=lambda e: self.message.setText(f"kill failed: {e}"))
+        return self.tasks.run(jc.kill, self.context, jobs,
+                              done=lambda n: self._acted(f"cancelled {n} job(s)"),
+                              error=lambda e: self.message.setText(f"kill failed: {e}"))
 
     def rerun_failed(self):
         jobs = self.selected_jobs() or [r for r in self.model.rows if r["state"] in jc.FAILED]
-        return run_worker(self, jc.rerun_failed, self.context, jobs,
-                          done=lambda res: self._acted(
-                              f"re-launched {sum(len(r.job_ids) for r in res)} job(s)"),
-                          failed=lambda e: self.message.setText(f"re-run failed: {e}"))
+        return self.tasks.run(jc.rerun_failed, self.context, jobs,
+                              done=lambda res: self._acted(
+                                  f"re-launched {sum(len(r.job_ids) for r in res)} job(s)"),
+                              error=lambda e: self.message.setText(f"re-run failed: {e}"))
 
     def _acted(self, text: str) -> None:
         self.message.setText(text)

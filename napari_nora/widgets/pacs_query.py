@@ -24,7 +24,8 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHea
                             QLineEdit, QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem,
                             QVBoxLayout, QWidget)
 
-from napari_nora.widgets.desk_worker import run_worker, running, watch
+from napari_nora.widgets.desktop_context import watch
+from napari_nora.widgets.desktop_tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,8 @@ class PacsQueryWidget(QWidget):
         self.pull_button = QPushButton("Pull selected")
         self.pull_button.clicked.connect(lambda: self.pull_selected())
         self.progress = QProgressBar()
-        self.progress.setVisible(False)
         self.stage = QLabel("")
+        self.tasks = Tasks(self.progress, parent=self, label=self.stage)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -127,7 +128,7 @@ class PacsQueryWidget(QWidget):
     # -- state ------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return bool(running(self))
+        return self.tasks.busy
 
     def node(self):
         name = self.node_box.currentData()
@@ -152,8 +153,9 @@ class PacsQueryWidget(QWidget):
         self.pull_button.setText(f"Pull selected into {project}" if writable else
                                  "Pull selected (needs write access to a project)")
         if self.patients:   # the pseudonyms are the project's subjects
-            run_worker(self, self._pseudonyms, [p.patient_id for p in self.patients], project,
-                       done=self._show_names, failed=lambda e: log.warning("pseudonyms: %s", e))
+            self.tasks.run(self._pseudonyms, [p.patient_id for p in self.patients], project,
+                           done=self._show_names, channel="names",
+                           error=lambda e: log.warning("pseudonyms: %s", e))
         else:
             self._render_identities()
 
@@ -176,9 +178,10 @@ class PacsQueryWidget(QWidget):
             self._say(str(exc), error=True)
             return None
         self.search_button.setEnabled(False)
-        self._start_progress("query")
-        return run_worker(self, self._find, node, self.context.project, fields,
-                          done=self._show_patients, failed=self._search_failed)
+        self.stage.setText(STAGES["query"])
+        return self.tasks.run(self._find, node, self.context.project, fields,
+                              done=self._show_patients, error=self._search_failed,
+                              channel="search")
 
     def _find(self, node, project, fields):
         """(worker) The patients -> studies tree and the pseudonyms to show."""
@@ -189,7 +192,6 @@ class PacsQueryWidget(QWidget):
 
     def _show_patients(self, found) -> None:
         self.search_button.setEnabled(True)
-        self._stop_progress()
         patients, self.shown_names = found
         self.patients = patients
         self._syncing = True
@@ -229,7 +231,6 @@ class PacsQueryWidget(QWidget):
 
     def _search_failed(self, exc) -> None:
         self.search_button.setEnabled(True)
-        self._stop_progress()
         self._say(f"search failed: {exc}", error=True)
 
     # -- series (lazy) ------------------------------------------------------------------------
@@ -244,10 +245,10 @@ class PacsQueryWidget(QWidget):
     def load_series(self, item, study_uid: str):
         from nora_server.dicom import api
 
-        return run_worker(self, api.find_series, self.node(), study_uid,
-                          ae_title=self.dicom.ae_title,
-                          done=lambda rows: self._show_series(item, rows),
-                          failed=lambda e: self._show_series(item, e))
+        return self.tasks.run(api.find_series, self.node(), study_uid,
+                              ae_title=self.dicom.ae_title,
+                              done=lambda rows: self._show_series(item, rows),
+                              error=lambda e: self._show_series(item, e))
 
     def _show_series(self, item, rows) -> None:
         self._syncing = True
@@ -340,26 +341,26 @@ class PacsQueryWidget(QWidget):
             self._say(str(exc), error=True)
             return None
         self.pull_button.setEnabled(False)
-        self._start_progress("retrieve")
+        self.stage.setText(STAGES["retrieve"])
         self._say(f"pulling {len(items)} stud{'y' if len(items) == 1 else 'ies'} from "
                   f"{node.name} into {project}...")
-        return run_worker(self, api.pull, self.context.session, self.context.settings, node,
-                          project, items, dicom=self.dicom,
-                          workdir=api.workdir(self.context.storage),
-                          wait_s=self.dicom.quiet_seconds + 120,
-                          done=self._pulled, failed=self._pull_failed,
-                          progress=self._on_progress)
+        relay = self.tasks.relay()
+        return self.tasks.run(api.pull, self.context.session, self.context.settings, node,
+                              project, items, dicom=self.dicom,
+                              workdir=api.workdir(self.context.storage),
+                              wait_s=self.dicom.quiet_seconds + 120,
+                              progress=lambda stage, done, total: relay(
+                                  done, total, STAGES.get(stage, stage)),
+                              done=self._pulled, error=self._pull_failed)
 
     def _pulled(self, report) -> None:
         self.last_report = report
-        self._stop_progress()
         self._on_project_changed(self.context.project)
         self._say("\n".join(report.lines()), error=not report.ok)
         if report.refs or "imported" in report.node_imports.values():
             self.context.archive_changed.emit(report.project)
 
     def _pull_failed(self, exc) -> None:
-        self._stop_progress()
         self._on_project_changed(self.context.project)
         self._say(f"pull failed: {exc}", error=True)
 
@@ -383,24 +384,6 @@ class PacsQueryWidget(QWidget):
                     item.setText(col, text)
         finally:
             self._syncing = False
-
-    # -- progress ---------------------------------------------------------------------------
-    def _start_progress(self, stage: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.stage.setText(STAGES.get(stage, stage))
-
-    def _stop_progress(self) -> None:
-        self.progress.setVisible(False)
-        self.stage.setText("")
-
-    def _on_progress(self, stage: str, done: int, total: int | None) -> None:
-        self.stage.setText(STAGES.get(stage, stage))
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
-        else:
-            self.progress.setRange(0, 0)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)

@@ -122,3 +122,50 @@ def test_kill_a_running_job(qtbot, idle, make_context):
     assert task_process_gone(SimpleNamespace(**row))  # the task process was stopped
     assert not ctx.session.select_files("demo", "derived/t1cat.nii")
     idle(tool, monitor)
+
+
+@SQLITE
+def test_a_hidden_monitor_follows_active_jobs_only(qtbot, idle, make_context, monkeypatch):
+    """In a tab not shown it refreshes once (jobs may be running) and then asks nothing while
+    no job is queued or running; after a launch elsewhere it follows the jobs until they end
+    (the subject table's markers follow them from any tab) and stops; shown, it polls."""
+    from qtpy.QtWidgets import QTabWidget, QWidget
+
+    from napari_nora.widgets import job_control as jc
+
+    calls, refresh = [], jc.refresh
+    monkeypatch.setattr(jc, "refresh", lambda *a, **k: calls.append(1) or refresh(*a, **k))
+    ctx = make_context()
+    ctx.selection = ["P001#S1"]
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    tabs.addTab(QWidget(), "Browser")
+    monitor = JobMonitorWidget(ctx, interval_s=0.25)
+    tabs.addTab(monitor, "Jobs")
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    qtbot.waitUntil(lambda: len(calls) == 1)
+    idle(monitor)
+    qtbot.wait(1000)
+    assert len(calls) == 1
+    tool = compose(qtbot, BatchToolWidget(ctx), code="sleep 2; cat $f1 > $o1")
+    qtbot.addWidget(tool)
+    (job_id,) = _launch(qtbot, idle, tool, monitor).job_ids
+
+    def state():
+        return {r["id"]: r["state"] for r in refresh(ctx, "demo", include_done=True,
+                                                      query=False).rows}[job_id]
+    qtbot.waitUntil(lambda: state() == "done", timeout=60000)  # only the monitor refreshes
+    assert len(calls) >= 3
+    qtbot.waitUntil(lambda: not monitor._following)
+    idle(monitor)
+    seen = len(calls)
+    qtbot.wait(1000)
+    assert len(calls) == seen
+    tabs.setCurrentWidget(monitor)
+    qtbot.waitUntil(lambda: len(calls) >= seen + 3, timeout=10000)
+    tabs.setCurrentIndex(0)
+    idle(monitor)
+    seen = len(calls)
+    qtbot.wait(1000)
+    assert len(calls) == seen

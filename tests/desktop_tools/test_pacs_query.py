@@ -5,6 +5,11 @@ running during a large C-FIND and a pull."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from qtpy.QtCore import Qt
 
@@ -191,3 +196,25 @@ def test_pull_by_move_through_the_running_dicom_node(qtbot, idle, make_context, 
     (row,) = [r for r in ctx.session.studies("demo") if r.description == "MRI spine"]
     assert {f.path.split("/")[0] for f in ctx.session.select_files("demo", "*", ref=row.ref)} \
         == {"T2_sag_1"}
+
+
+@SQLITE
+def test_the_tab_imports_no_dicom_network_code_until_it_is_used(site):
+    """Building the tab (as the desktop does at start) leaves pynetdicom unimported: a fresh
+    interpreter builds it on a site with PACS nodes and lists the modules."""
+    code = (
+        "import sys\n"
+        "from qtpy.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from napari_nora.widgets.desktop_context import DesktopContext\n"
+        "from napari_nora.widgets.pacs_query import PacsQueryWidget\n"
+        f"ctx = DesktopContext.connect({str(site(pacs_port=4242))!r}, 'admin')\n"
+        "ctx.project = 'demo'\n"
+        "w = PacsQueryWidget(ctx)\n"
+        "assert w.node_box.count() == 2\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pynetdicom'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                         cwd=Path(__file__).parents[2], timeout=120)  # this checkout's code
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
