@@ -44,8 +44,9 @@ class UploadWidget(QWidget):
         self.tasks = Tasks(self.progress, on_error=self._show_error, parent=self)
         self.list = QListWidget()
         self.to_selected = QRadioButton()
-        self.to_native = QRadioButton("Subject/study named by the data (native PID: DICOM "
-                                      "PatientID, JSON sidecar, sub-/ses- folders)")
+        self.to_native = QRadioButton("Subject/study named by the data")
+        self.to_native.setToolTip("Native IDs: the DICOM PatientID, a JSON sidecar's "
+                                  "PatientID, or sub-/ses- folders")
         group = QButtonGroup(self)
         for b in (self.to_selected, self.to_native):
             group.addButton(b)

@@ -99,6 +99,34 @@ def test_main_command_opens_the_desktop_on_the_demo(demo_home, monkeypatch, qtbo
         viewer.close()
 
 
+def test_first_start_gives_the_views_room_beside_the_docks(demo_home, monkeypatch, qtbot,
+                                                          make_napari_viewer):
+    """napari's first window left the three views slivers between its docks and the desktop
+    (60-70 px each): with no window size saved, the window takes 90% of the screen and the
+    desktop a third of it (at most its widest tab's width on a small screen)."""
+    from napari_nora.__main__ import build_viewer
+
+    monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
+    monkeypatch.setenv("NORA_USER", "demo-admin")
+    viewer = build_viewer(show=True)
+    try:
+        desktop = viewer.window.dock_widgets["NORA desktop"]
+        wait_for(qtbot, desktop, lambda: len(viewer.layers) == 1)
+        qtbot.wait(200)
+        window = viewer.window._qt_window
+        assert window.width() >= 0.88 * window.screen().availableGeometry().width()
+        # a third of the window, or as narrow as its widest tab allows (a small screen)
+        assert desktop.width() <= max(window.width() // 3,
+                                      desktop.minimumSizeHint().width()) + 20
+        views = viewer._nora_workspace.views
+        assert [v.kind for v in views] == ["axial", "coronal", "sagittal"]
+        canvas = viewer._nora_workspace._container.width()
+        assert canvas >= 0.22 * window.width()  # 0.15 before (1280 px screen)
+        assert all(v.qt_viewer.width() >= 0.3 * canvas for v in views)
+    finally:
+        viewer.close()
+
+
 def test_desktop_opens_from_the_plugin_menu(demo_home, monkeypatch, make_napari_viewer):
     monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
     monkeypatch.setenv("NORA_USER", "demo-admin")
