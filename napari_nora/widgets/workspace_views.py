@@ -19,7 +19,7 @@ from napari_nora.widgets import ortho_mouse, ortho_overlays, workspace_keys, wor
 from napari_nora.widgets.ortho_appearance import AppearanceSync
 from napari_nora.widgets.ortho_view import OrthoView, stabilize_gl
 from napari_nora.widgets.roi_layers import is_roi
-from napari_nora.workspace.layouts import LAYOUTS, dims_order
+from napari_nora.workspace.layouts import LAYOUTS, arranged, dims_order
 from napari_nora.workspace.orientation import view_orientation2d
 from napari_nora.workspace.readout import format_readout, readout
 from napari_nora.workspace.state import Workspace
@@ -44,15 +44,15 @@ class MainView:
         return self.model.window._qt_viewer
 
 
-class _CloseWatcher(QObject):
-    """Calls back when napari closes its canvas (``viewer.close()``, window closed)."""
+class _EventWatcher(QObject):
+    """Calls back on one kind of Qt event of the watched object (a close, a resize)."""
 
-    def __init__(self, callback):
+    def __init__(self, kind, callback):
         super().__init__()
-        self._callback = callback
+        self._kind, self._callback = kind, callback
 
     def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-        if event.type() == QEvent.Type.Close:
+        if event.type() == self._kind:
             self._callback()
         return False
 
@@ -76,11 +76,12 @@ class WorkspaceController:
         self.views: list = [self.main]
         self._container: QWidget | None = None
         self._grid: QGridLayout | None = None
+        self._placed: tuple = ()  # the view specs as the grid holds them
         self._roi_tools: list = []
         self.appearance = AppearanceSync(self)
         viewer._nora_workspace = self
         self._help = ortho_overlays.add_help_overlay(viewer)
-        self._close_watcher = _CloseWatcher(self.close_views)
+        self._close_watcher = _EventWatcher(QEvent.Type.Close, self.close_views)
         self.main.qt_viewer.installEventFilter(self._close_watcher)
         self._decorate(self.main)
         self.state.position = tuple(float(p) for p in viewer.dims.point)
@@ -120,7 +121,7 @@ class WorkspaceController:
         return list(dims.not_displayed)
 
     def _on_layout_changed(self, event=None) -> None:
-        layout = LAYOUTS[self.state.layout]
+        layout = self._arranged()
         kept = {v.kind: v for v in self.views[1:]}
         wanted = {spec.kind for spec in layout.views[1:]}
         for kind in [k for k in kept if k not in wanted]:
@@ -134,6 +135,8 @@ class WorkspaceController:
             self.viewer.dims.order = order
         if len(layout.views) > 1 and self._container is None:
             self._install_grid()
+            layout = self._arranged()
+        self._placed = layout.views
         grid = self._grid
         if grid is not None:
             for r in range(4):
@@ -183,6 +186,22 @@ class WorkspaceController:
         grid.addWidget(main_qtv, 0, 0)
         stabilize_gl(main_qtv)
         self._container, self._grid = container, grid
+        self._resize_watcher = _EventWatcher(QEvent.Type.Resize, self._on_resized)
+        container.installEventFilter(self._resize_watcher)
+
+    def _arranged(self):
+        layout, box = LAYOUTS[self.state.layout], self._container
+        return layout if box is None else arranged(layout, box.width(), box.height())
+
+    def _on_resized(self) -> None:
+        """A canvas resized across :data:`~napari_nora.workspace.layouts.TALL_ORTHO`: its
+        views are placed again (after the resize: the grid is not changed inside it)."""
+        if self._arranged().views != self._placed:
+            QTimer.singleShot(0, self._replace_if_needed)
+
+    def _replace_if_needed(self) -> None:
+        if len(self.views) > 1 and self._arranged().views != self._placed:  # views not closed
+            self._on_layout_changed()
 
     def close_views(self) -> None:
         """Close the extra views (the viewer is closing): their canvases and mirrors go."""

@@ -73,6 +73,21 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
+#: the ortho views on a canvas narrower than this (width / height) are one large axial view
+#: beside the coronal above the sagittal: three in a row would each be a tall strip whose image
+#: is a third of the width (the two arrangements give the same smallest view at 1.5)
+TALL_ORTHO = 1.5
+
+
+def arranged(layout: Layout, width: float, height: float) -> Layout:
+    """``layout`` as placed on a canvas of ``width`` x ``height`` (see :data:`TALL_ORTHO`)."""
+    if layout.name != "ortho" or height <= 0 or width / height >= TALL_ORTHO:
+        return layout
+    return Layout(layout.name, layout.title, (ViewSpec("axial", 0, 0, rowspan=2),
+                                              ViewSpec("coronal", 0, 1),
+                                              ViewSpec("sagittal", 1, 1)))
+
+
 def dims_order(kind: str, ndim: int) -> tuple[int, ...]:
     """napari ``dims.order`` for a view of ``kind`` on data with ``ndim`` dimensions.
 

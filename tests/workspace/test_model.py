@@ -16,6 +16,12 @@ def test_every_layout_starts_with_the_main_axial_view_and_tiles_its_grid():
         assert len(cells) == sum(v.rowspan * v.colspan for v in layout.views)  # no overlap
         assert cells <= {(r, c) for r in range(rows) for c in range(cols)}
     assert layouts.LAYOUTS["2x2"].shape == (2, 2)
+    ortho = layouts.LAYOUTS["ortho"]
+    assert layouts.arranged(ortho, 1500, 900) is ortho and ortho.shape == (1, 3)
+    tall = layouts.arranged(ortho, 800, 1000)  # a row would leave each view a strip
+    assert [(v.kind, v.row, v.col, v.rowspan) for v in tall.views] == [
+        ("axial", 0, 0, 2), ("coronal", 0, 1, 1), ("sagittal", 1, 1, 1)]
+    assert layouts.arranged(layouts.LAYOUTS["2x2"], 800, 1000) is layouts.LAYOUTS["2x2"]
     with pytest.raises(ValueError):
         layouts.ViewSpec("oblique", 0, 0)
 

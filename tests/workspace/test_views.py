@@ -188,3 +188,33 @@ def test_mosaic_click_selects_the_tiles_slice(ws, qtbot):
     settle(qtbot)
     assert ctl.state.position[0] == pytest.approx(mosaic.tile_positions[-1], abs=0.51)
     assert ctl.main.model.dims.point[0] == pytest.approx(ctl.state.position[0])
+
+
+def _cells(ctl):
+    grid = ctl._grid
+    return {v.kind: grid.getItemPosition(grid.indexOf(v.qt_viewer)) for v in ctl.views}
+
+
+def test_ortho_views_take_the_shape_of_the_canvas(ws, qtbot):
+    """Three views in a row on a wide canvas; on one narrower than 1.5:1 (a row would leave
+    each a tall strip) a large axial view beside the coronal above the sagittal; the marker
+    shows in every view either way."""
+    window, ctl = ws.viewer.window._qt_window, ws.ctl
+    size = window.size()
+    try:
+        for width, height, cells in (
+                (1900, 560, {"axial": (0, 0, 1, 1), "coronal": (0, 1, 1, 1),
+                             "sagittal": (0, 2, 1, 1)}),
+                (1000, 900, {"axial": (0, 0, 2, 1), "coronal": (0, 1, 1, 1),
+                             "sagittal": (1, 1, 1, 1)})):
+            window.resize(width, height)
+            qtbot.waitUntil(lambda c=cells: _cells(ctl) == c, timeout=5000)
+            box = ctl._container
+            assert (box.width() / box.height() >= 1.5) == (height == 560)
+            _through_marker(ctl, qtbot)
+            for view in ctl.views:
+                shot = grab(view)
+                assert ((shot[..., :3] > 230).all(axis=-1)).sum() > 30, (width, view.kind)
+    finally:
+        window.resize(size)
+        settle(qtbot)
