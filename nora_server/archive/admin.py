@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from nora_server.archive import journal
-from nora_server.archive.errors import ArchiveError, NotFound, PermissionDenied
+from nora_server.archive.errors import AlreadyExists, ArchiveError, NotFound, PermissionDenied
 from nora_server.archive.models import ROLES, Project, Right, User, utcnow
 from nora_server.archive.names import check_segment
 from nora_server.archive.records import ProjectInfo, UserInfo
@@ -56,7 +56,7 @@ class AdminMixin:
                     "name": name, "description": description, "module": module,
                     "path": str(path) if path else None, "created": utcnow()}])
         except IntegrityError:
-            raise ArchiveError(f"a project named {name!r} exists already: choose another name")
+            raise AlreadyExists(f"a project named {name!r} exists already: choose another name")
         root = self._root(name, str(path) if path else None)
         root.mkdir(parents=True, exist_ok=True)
         log.info("created project %s at %s", name, root)
@@ -103,7 +103,7 @@ class AdminMixin:
                                              "email": email, "is_admin": is_admin,
                                              "created": utcnow()}])
         except IntegrityError:
-            raise ArchiveError(f"a user named {name!r} exists already")
+            raise AlreadyExists(f"a user named {name!r} exists already")
         return UserInfo(name, full_name, email, is_admin)
 
     def _user_id(self, conn, name: str) -> int:

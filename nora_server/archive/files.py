@@ -155,7 +155,7 @@ class FilesMixin(SelectionMixin):
             if os.path.lexists(dest):
                 if not overwrite:
                     raise AlreadyExists(f"{dest} exists already: pass overwrite (nora: "
-                                       "--overwrite) to replace it")
+                                        "--overwrite) to replace it")
                 backup = dest.parent / f"{journal_prefix('old', plan, i)}"
                 plan["moves"].append([str(dest), str(backup)])
                 plan["discard"].append(str(backup))

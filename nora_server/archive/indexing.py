@@ -149,7 +149,7 @@ class IndexMixin:
         The folder keeps its place (the project's root is ``folder``); the project and its
         index are created in one transaction, so a failure leaves no project behind.
         """
-        from nora_server.archive.errors import ArchiveError, NotFound
+        from nora_server.archive.errors import AlreadyExists, NotFound
         from nora_server.archive.models import Project
         from nora_server.archive.names import check_segment
 
@@ -160,7 +160,7 @@ class IndexMixin:
             raise NotFound(f"folder {folder} does not exist: give an existing folder")
         with self.engine.begin() as conn:
             if conn.execute(select(Project.id).where(Project.name == name)).first():
-                raise ArchiveError(f"a project named {name!r} exists already")
+                raise AlreadyExists(f"a project named {name!r} exists already")
             pid = conn.execute(insert(Project).values(
                 name=name, description=description, module=module, path=str(folder),
                 created=utcnow())).inserted_primary_key[0]
