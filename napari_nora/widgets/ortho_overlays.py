@@ -1,10 +1,10 @@
 """Canvas decorations of a workspace view: crosshair, orientation letters, scale bar, help.
 
 The crosshair is a napari scene overlay (model + vispy visual registered with napari), so it
-lives in world coordinates and follows each view's own zoom and pan. Orientation letters and
-the four orientation letters of a view are one canvas overlay (one text visual: every visual is
-a GL program, and under software GL each costs megabytes); the help is a napari text overlay,
-the scale bar napari's own.
+lives in world coordinates and follows each view's own zoom and pan. The four orientation
+letters of a view are one canvas overlay (one text visual: every visual is a GL program, and
+under software GL each costs megabytes; a mosaic tile adds its slice position); the help is a
+napari text overlay, the scale bar napari's own.
 """
 
 from __future__ import annotations
@@ -79,9 +79,12 @@ def add_crosshair(model) -> CrosshairOverlay:
 
 class OrientationOverlay(CanvasOverlay):
     """Anatomical letters at the middle of the four edges of a 2D view (or of each mosaic tile
-    when ``gridded``): ``letters`` = (top, bottom, left, right)."""
+    when ``gridded``): ``letters`` = (top, bottom, left, right); ``tile_labels`` (gridded):
+    each tile's own label at its top-left (its slice position), by the tile index of the layers
+    it shows."""
 
     letters: tuple[str, str, str, str] = ("", "", "", "")
+    tile_labels: tuple[str, ...] = ()  # gridded: a label at the top-left of each tile
     color: tuple[float, float, float, float] = LABEL_COLOR
     font_size: float = 14.0
     bottom_margin: float = 28.0  # room for the scale bar under the bottom letter
@@ -96,14 +99,19 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
                                    anchor_x="center", anchor_y="center", font_info=font_info),
                          viewer=viewer, overlay=overlay, parent=parent, font_info=font_info,
                          **kwargs)
+        # a tile's label starts at its left edge (the letters are centred): a text of its own,
+        # in a mosaic only (each visual is a GL program)
+        self.label = Text(text="", pos=(0, 0), anchor_x="left", anchor_y="center",
+                          font_info=font_info, parent=self.node) if overlay.gridded else None
         self.overlay.events.letters.connect(self._update)
+        self.overlay.events.tile_labels.connect(self._update)
         self.overlay.events.color.connect(self._update)
         self.overlay.events.font_size.connect(self._update)
         self.overlay.events.bottom_margin.connect(self._update)
         self.viewer.canvas.events.size.connect(self._update)
         self.viewer.canvas.grid.events.connect(self._update)
-        self.viewer.layers.events.inserted.connect(self._update)
-        self.viewer.layers.events.removed.connect(self._update)
+        for name in ("inserted", "removed", "moved", "reordered"):  # which tile is where
+            getattr(self.viewer.layers.events, name).connect(self._update)
         self.reset()
 
     def _update(self, event=None):
@@ -118,8 +126,29 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
         pos = np.array([(w / 2, m), (w / 2, bottom), (m, h / 2), (w - m, h / 2)], float)
         self.node.pos = pos - (pad_x, pad_y)
         self.node.text = list(self.overlay.letters)
+        if self.label is not None:
+            self.label.text = self._tile_label()
+            self.label.pos = np.array([(6.0, m)]) - (pad_x, pad_y)
+            self.label.color = self.overlay.color
+            self.label.font_size = 0.7 * self.overlay.font_size
         self.node.color = self.overlay.color
         self.node.font_size = self.overlay.font_size
+
+    def _tile_label(self) -> str:
+        """The label of the tile whose viewbox holds this visual (napari makes one visual per
+        occupied viewbox of a gridded overlay)."""
+        labels, grid = self.overlay.tile_labels, self.viewer.canvas.grid
+        box = self.node.parent
+        cells = getattr(getattr(box, "parent", None), "_grid_widgets", {})
+        where = next(((r, c) for r, c, _, _, w in cells.values() if w is box), None)
+        if not labels or where is None or not grid.enabled:
+            return ""
+        layers = self.viewer.layers
+        for coords, indices in grid.iter_viewboxes(layers):
+            if tuple(coords) == where and len(indices):
+                tile = getattr(layers[indices[0]], "_nora_tile", None)
+                return labels[tile] if tile is not None and tile < len(labels) else ""
+        return ""
 
     def _on_position_change(self, event=None):
         self.x_size = self.y_size = 0.0

@@ -158,7 +158,14 @@ class OrthoView:
                 self.model.layers.move(j, i)
         if self.kind == "mosaic":
             self._setup_grid(len(main_layers))
+            self.label_tiles()
         self._apply_order()
+
+    def label_tiles(self) -> None:
+        """Each mosaic tile's slice position, as 3D Slicer labels a slice view ("S: 12.5mm")."""
+        overlay = self.model.canvas.overlays.get("nora_orientation")
+        if overlay is not None:
+            overlay.tile_labels = tuple(f"S: {p:.1f}mm" for p in self.tile_positions)
 
     def _setup_grid(self, n_sources: int | None = None) -> None:
         """Tiles as large as the canvas allows (one row under the ortho views, a block beside

@@ -109,6 +109,8 @@ class WorkspaceController:
             ortho_overlays.show_scale_bar(model)
         if flat:
             ortho_overlays.add_orientation_labels(model, gridded=view.kind == "mosaic")
+        if view.kind == "mosaic":
+            view.label_tiles()
         ortho_mouse.install(view, self)
         workspace_keys.bind(model, self)
         model.dims.events.point.connect(lambda e=None, v=view: self._on_view_point(v))

@@ -190,6 +190,24 @@ def test_mosaic_click_selects_the_tiles_slice(ws, qtbot):
     assert ctl.main.model.dims.point[0] == pytest.approx(ctl.state.position[0])
 
 
+def test_mosaic_tiles_print_their_slice_position(ws, qtbot):
+    """Each tile says where it cuts, as 3D Slicer's slice views do ("S: 12.5mm"), in the tile
+    that shows that slice: one label per tile, in the tiles' order (bottom slice first)."""
+    ctl = ws.ctl
+    ctl.state.layout = "lightbox"
+    _through_marker(ctl, qtbot)
+    mosaic = ctl.view_of_kind("mosaic")
+    overlay = mosaic.model.canvas.overlays["nora_orientation"]
+    expected = [f"S: {p:.1f}mm" for p in mosaic.tile_positions]
+    assert list(overlay.tile_labels) == expected and len(set(expected)) == 6
+    visuals = mosaic.qt_viewer.canvas._viewer_overlay_to_visual[overlay]
+    grid = mosaic.model.canvas.grid
+    cells = grid.iter_viewboxes(mosaic.model.layers)
+    shown = {tuple(c): v.label.text for (c, _), v in zip(cells, visuals)}
+    rows, cols = grid.shape
+    assert [shown[divmod(t, cols)] for t in range(6)] == expected
+
+
 def _cells(ctl):
     grid = ctl._grid
     return {v.kind: grid.getItemPosition(grid.indexOf(v.qt_viewer)) for v in ctl.views}
