@@ -48,19 +48,18 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
         displayed = list(self.viewer.dims.displayed)
         if point.size < self.viewer.dims.ndim or not displayed:
             self._drawn = None
-            self.node.set_data(pos=np.zeros((2, 2)), color=(0, 0, 0, 0))
+            self.node.set_data(pos=np.zeros((2, 3), np.float32), color=(0, 0, 0, 0))
             return
         here = point[displayed[::-1]]  # vispy (x, y[, z]) = displayed axes reversed
         key = (tuple(here), tuple(self.overlay.color))
         if key == getattr(self, "_drawn", None):
             return  # e.g. a mosaic when the slice changes: nothing in the plane moved
         self._drawn = key
-        segments = []
-        for k in range(len(here)):
-            a, b = here.copy(), here.copy()
-            a[k], b[k] = -_FAR, _FAR
-            segments += [a, b]
-        self.node.set_data(pos=np.asarray(segments, np.float32), color=self.overlay.color)
+        segments = np.zeros((2 * len(here), 3), np.float32)  # always (x, y, z): vispy keeps
+        for k in range(len(here)):  # the first width of its buffer (a 3D main view crashed)
+            segments[2 * k:2 * k + 2, :len(here)] = here
+            segments[2 * k, k], segments[2 * k + 1, k] = -_FAR, _FAR
+        self.node.set_data(pos=segments, color=self.overlay.color)
 
     def reset(self):
         super().reset()

@@ -128,8 +128,6 @@ class WorkspaceController:
         wanted = {spec.kind for spec in layout.views[1:]}
         for kind in [k for k in kept if k not in wanted]:
             kept.pop(kind).close()  # views a layout drops are closed: no hidden work or memory
-        for view in kept.values():
-            self._grid.removeWidget(view.qt_viewer)
         self.views = [self.main]
         self.viewer.dims.ndisplay = 2
         order = dims_order("axial", self.viewer.dims.ndim)
@@ -138,16 +136,6 @@ class WorkspaceController:
         if len(layout.views) > 1 and self._container is None:
             self._install_grid()
             layout = self._arranged()
-        self._placed = layout.views
-        grid = self._grid
-        if grid is not None:
-            for r in range(4):
-                grid.setRowStretch(r, 0)
-                grid.setColumnStretch(r, 0)
-            rows, cols = layout.shape
-            spec0 = layout.views[0]
-            grid.addWidget(self.main.qt_viewer, spec0.row, spec0.col, spec0.rowspan, spec0.colspan)
-            self.main.qt_viewer.setMinimumSize(MIN_VIEW_PX, MIN_VIEW_PX)
         for spec in layout.views[1:]:
             view = kept.get(spec.kind)
             if view is None:
@@ -158,20 +146,35 @@ class WorkspaceController:
                 self._decorate(view)
                 stabilize_gl(view.qt_viewer)
             self.views.append(view)
-            view.qt_viewer.setMinimumSize(MIN_VIEW_PX, MIN_VIEW_PX)  # slider bars may shrink
-            grid.addWidget(view.qt_viewer, spec.row, spec.col, spec.rowspan, spec.colspan)
+        self._place(layout)
+        for view in self.views[1:]:
             self._push_position(view)
-        if grid is not None:
-            rows, cols = layout.shape
-            for r in range(rows):
-                grid.setRowStretch(r, 1)
-            for c in range(cols):
-                grid.setColumnStretch(c, 1)
         if self.state.active_view >= len(self.views):
             self.state.active_view = 0
         self._on_position_changed()
         self.reset_views()
         QTimer.singleShot(0, self.reset_views)  # again once Qt has sized the new canvases
+
+    def _place(self, layout) -> None:
+        """Put the views into the grid cells of ``layout`` (the extra views by kind)."""
+        self._placed = layout.views
+        grid = self._grid
+        if grid is None:
+            return
+        for r in range(4):
+            grid.setRowStretch(r, 0)
+            grid.setColumnStretch(r, 0)
+        extra = {v.kind: v for v in self.views[1:]}
+        for i, spec in enumerate(layout.views):
+            qt_viewer = (self.main if i == 0 else extra[spec.kind]).qt_viewer
+            grid.removeWidget(qt_viewer)
+            qt_viewer.setMinimumSize(MIN_VIEW_PX, MIN_VIEW_PX)  # slider bars may shrink
+            grid.addWidget(qt_viewer, spec.row, spec.col, spec.rowspan, spec.colspan)
+        rows, cols = layout.shape
+        for r in range(rows):
+            grid.setRowStretch(r, 1)
+        for c in range(cols):
+            grid.setColumnStretch(c, 1)
 
     def _install_grid(self) -> None:
         qt_window = self.viewer.window._qt_window
@@ -197,13 +200,14 @@ class WorkspaceController:
 
     def _on_resized(self) -> None:
         """A canvas resized across :data:`~napari_nora.workspace.layouts.TALL_ORTHO`: its
-        views are placed again (after the resize: the grid is not changed inside it)."""
+        views are placed again, after the resize (not inside it)."""
         if self._arranged().views != self._placed:
             QTimer.singleShot(0, self._replace_if_needed)
 
     def _replace_if_needed(self) -> None:
         if len(self.views) > 1 and self._arranged().views != self._placed:  # views not closed
-            self._on_layout_changed()
+            self._place(self._arranged())  # the same views, in 2D or 3D as they were
+            QTimer.singleShot(0, self.reset_views)  # their shapes changed: fit them again
 
     def close_views(self) -> None:
         """Close the extra views (the viewer is closing): their canvases and mirrors go."""

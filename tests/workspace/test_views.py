@@ -233,6 +233,11 @@ def test_ortho_views_take_the_shape_of_the_canvas(ws, qtbot):
             for view in ctl.views:
                 shot = grab(view)
                 assert ((shot[..., :3] > 230).all(axis=-1)).sum() > 30, (width, view.kind)
+        ws.viewer.dims.ndisplay = 3  # the views are placed again, not rebuilt: 3D stays
+        window.resize(1900, 560)
+        qtbot.waitUntil(lambda: _cells(ctl)["sagittal"] == (0, 2, 1, 1), timeout=5000)
+        assert ws.viewer.dims.ndisplay == 3 and ctl.state.layout == "ortho"
     finally:
+        ws.viewer.dims.ndisplay = 2
         window.resize(size)
         settle(qtbot)
