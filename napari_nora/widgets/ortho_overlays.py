@@ -55,8 +55,10 @@ class VispyCrosshairOverlay(ViewerOverlayMixin, VispySceneOverlay):
         if key == getattr(self, "_drawn", None):
             return  # e.g. a mosaic when the slice changes: nothing in the plane moved
         self._drawn = key
-        segments = np.zeros((2 * len(here), 3), np.float32)  # always (x, y, z): vispy keeps
-        for k in range(len(here)):  # the first width of its buffer (a 3D main view crashed)
+        # always (x, y, z): vispy keeps its buffer's first width (a main view switched to 3D
+        # raised on every draw)
+        segments = np.zeros((2 * len(here), 3), np.float32)
+        for k in range(len(here)):
             segments[2 * k:2 * k + 2, :len(here)] = here
             segments[2 * k, k], segments[2 * k + 1, k] = -_FAR, _FAR
         self.node.set_data(pos=segments, color=self.overlay.color)
@@ -152,6 +154,8 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
     def _on_position_change(self, event=None):
         self.x_size = self.y_size = 0.0
         super()._on_position_change()
+        if getattr(self, "label", None) is not None:  # napari may have moved it to another tile
+            self.label.text = self._tile_label()
 
     def reset(self):
         super().reset()
