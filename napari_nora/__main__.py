@@ -11,7 +11,7 @@ import argparse
 def build_viewer(paths=(), *, show=True, desktop=True):
     import napari
 
-    from napari_nora.widgets.desktop import add_desktop
+    from napari_nora.widgets.desktop import add_desktop, size_first_window
     from napari_nora.widgets.display_settings import DisplaySettings
     from napari_nora.widgets.workspace import WorkspaceWidget
 
@@ -26,28 +26,8 @@ def build_viewer(paths=(), *, show=True, desktop=True):
     # the workspace shares a tabbed dock with the display settings: the desktop keeps its height
     viewer.window.add_dock_widget(WorkspaceWidget(viewer, layout="ortho"), name="Workspace",
                                   area="right", tabify=True)
-    _first_start_size(viewer, dock)
+    size_first_window(viewer, dock)
     return viewer
-
-
-def _first_start_size(viewer, desktop) -> None:
-    """napari's first window leaves the views a sliver between its docks and the desktop: on a
-    first start (no window size saved; napari restores the user's window and docks) the window
-    takes 90% of the screen and the desktop a third of its width."""
-    from napari.settings import get_settings
-    from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QDockWidget
-
-    if get_settings().application.window_size is not None:
-        return
-    window = viewer.window._qt_window
-    area = window.screen().availableGeometry()
-    window.resize(int(area.width() * 0.9), int(area.height() * 0.9))
-    dock = desktop
-    while dock is not None and not isinstance(dock, QDockWidget):
-        dock = dock.parentWidget()
-    if dock is not None:
-        window.resizeDocks([dock], [window.width() // 3], Qt.Orientation.Horizontal)
 
 
 def main(argv=None) -> int:

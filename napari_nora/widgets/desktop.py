@@ -12,7 +12,9 @@ import logging
 
 from typing import TYPE_CHECKING
 
-from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QTabWidget,
+                            QVBoxLayout, QWidget)
 
 from napari_nora.widgets.desktop_context import DesktopContext
 from napari_nora.widgets.workspace_links import unwrap
@@ -150,3 +152,21 @@ def add_desktop(viewer, *, open_first: bool = False, create: bool = True):
     if open_first:
         widget.open_first()
     return widget
+
+
+def size_first_window(viewer, desktop) -> None:
+    """napari's first window leaves the views a sliver between its docks and the desktop: on a
+    first start (no window size saved; napari restores the user's window and docks) the window
+    takes 90% of the screen and the desktop a third of its width."""
+    from napari.settings import get_settings
+
+    if get_settings().application.window_size is not None:
+        return
+    window = viewer.window._qt_window
+    area = window.screen().availableGeometry()
+    window.resize(int(area.width() * 0.9), int(area.height() * 0.9))
+    dock = desktop
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    if dock is not None:
+        window.resizeDocks([dock], [window.width() // 3], Qt.Orientation.Horizontal)

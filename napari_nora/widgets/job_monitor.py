@@ -4,9 +4,10 @@ the job's log and JSON, kill and re-run of failed jobs.
 Finished jobs leave the table by default ("show finished" brings them back); failed and
 cancelled ones stay for analysis. The table is refreshed by a timer while it is shown, or
 while jobs it follows are queued or running (a monitor in a hidden tab with nothing to follow
-asks nothing; it refreshes when shown), and on demand, in a thread worker that asks each scheduler in use ONE question; a change of states emits
-``context.jobs_changed`` (the subject table's job markers follow it), and a launch elsewhere
-(``jobs_changed`` from the batch tool) refreshes the monitor. Double-clicking a job's subject
+asks nothing; it refreshes when shown), and on demand, in a thread worker that asks each
+scheduler in use ONE question; a change of states emits ``context.jobs_changed`` (the subject
+table's job markers follow it), and a launch elsewhere (``jobs_changed`` from the batch tool)
+refreshes the monitor. Double-clicking a job's subject
 selects it in the subject/study table.
 """
 
@@ -218,9 +219,9 @@ class JobMonitorWidget(QWidget):
         if self.isVisible() or self.isWindow() or self._following:
             self.refresh()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        self.refresh()
+        self._soon.start()  # one refresh, also when shown right after start-up
 
     def _show(self, snap: jc.Snapshot) -> None:
         selected = set(self.selected_ids())

@@ -12,9 +12,10 @@ statement:
 
 Once the scheduler answered, the job ids are set by one row: an array's tasks are
 ``<array id>_<i>``, so the launch keeps ``array_prefix`` (read back with
-``tables.scheduler_id()``). The ids of the new rows come from ``last_insert_rowid()`` on SQLite (the write lock is
-held, rowids are consecutive), else from ``min(id)``/``max(id)``/``count`` when contiguous
-(one statement in task order), else from a select.
+``tables.scheduler_id()``). The ids of the new rows come from ``last_insert_rowid()`` on
+SQLite (the write lock is held, rowids are consecutive), else from
+``min(id)``/``max(id)``/``count`` when contiguous (one statement in task order), else from a
+select.
 """
 
 from __future__ import annotations

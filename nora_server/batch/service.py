@@ -141,6 +141,7 @@ class BatchRunner(JobViews):
                                                   f"nora-{batch.name}")
         except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
             started = exc
+
         def record(conn) -> list[int]:  # the launch and its rows, in the open transaction
             conn.execute(insert(BatchLaunch), [{
                 "id": launch_id, "project": project, "user": self.user, "name": batch.name,
