@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHea
                             QVBoxLayout, QWidget)
 
 from napari_nora.widgets.desktop_context import watch
-from napari_nora.widgets.desktop_tasks import Tasks
+from napari_nora.widgets.desktop_tasks import Tasks, deleted
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,8 @@ class PacsQueryWidget(QWidget):
                               error=lambda e: self._show_series(item, e))
 
     def _show_series(self, item, rows) -> None:
+        if deleted(item):  # a new search replaced the tree while the series were asked for
+            return
         self._syncing = True
         try:
             if isinstance(rows, Exception):

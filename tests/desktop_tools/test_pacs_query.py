@@ -113,6 +113,20 @@ def test_expanding_a_study_queries_its_series(qtbot, idle, make_context, pacs):
     assert study.child(0).text(6) == "6"
 
 
+@SQLITE
+def test_series_that_arrive_after_a_new_search_are_dropped(qtbot, idle, make_context, pacs):
+    _, w = _tool(qtbot, make_context, pacs)
+    _search(idle, w, pid="PID-DOE1")
+    w.tree.topLevelItem(0).child(0).setExpanded(True)  # the series query starts
+    w._show_patients((w.patients, w.shown_names))  # a new search's answer comes first
+    idle(w)  # the series answer finds its study item deleted: no error, the new tree kept
+    study = w.tree.topLevelItem(0).child(0)
+    assert study.childCount() == 0 and w.tree.topLevelItemCount() == 1
+    study.setExpanded(True)
+    idle(w)
+    assert study.childCount() == 2
+
+
 def _check_series(idle, w, pid, series_index):
     _search(idle, w, pid=pid)
     study = w.tree.topLevelItem(0).child(0)
