@@ -256,6 +256,8 @@ class BatchToolWidget(QWidget):
         """Recompute the FILE previews of the current job in a worker (latest request wins)."""
         rows = self.jobs_editor.file_args()
         project, refs = self.context.project, self.context.selection
+        if not rows or project is None or not refs:
+            self.tasks.drop("previews")  # a preview still running must not overwrite this
         if not rows:
             return None
         if project is None or not refs:

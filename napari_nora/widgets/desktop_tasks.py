@@ -66,7 +66,7 @@ class Tasks(QObject):
         super().__init__(parent)
         self.bar = bar
         self.label = label
-        self.on_error = on_error or (lambda exc: log.error("%s", exc))
+        self.on_error = on_error or (lambda exc: log.error("%s", exc, exc_info=exc))
         self._running: dict[str, object] = {}  # channel -> worker
         self._waiting: dict[str, list] = {}  # channel -> [(fn, args, kwargs, done, error)]
         self._generation: dict[str, int] = {}
@@ -99,6 +99,12 @@ class Tasks(QObject):
                 return None
         return self._start(fn, args, kwargs, done, error, channel)
 
+    def drop(self, channel: str) -> None:
+        """Forget the running and waiting tasks of ``channel``: their results are not delivered
+        (what they would answer no longer applies)."""
+        self._generation[channel] = self._generation.get(channel, 0) + 1
+        self._waiting.pop(channel, None)
+
     def _start(self, fn, args, kwargs, done, error, channel):
         from napari.qt.threading import create_worker
 
@@ -119,6 +125,7 @@ class Tasks(QObject):
                 done(result)
 
         def on_errored(exc):
+            log.debug("task %s failed", getattr(fn, "__qualname__", fn), exc_info=exc)
             if current():
                 (error or self.on_error)(exc)
 

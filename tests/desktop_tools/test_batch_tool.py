@@ -64,6 +64,11 @@ def test_rows_follow_the_code_and_previews_show_matches(qtbot, idle, make_contex
     w.jobs_editor.rows["f1"].study.setEditText("last")  # P001's last study has no t1_trio
     qtbot.waitUntil(lambda: "0/1 match" in w.jobs_editor.rows["f1"].preview.text(), timeout=10000)
     idle(w)
+    w.update_previews()  # a preview is running when the selection is emptied
+    ctx.selection = []
+    w.update_previews()
+    idle(w)  # the running preview's answer is dropped
+    assert w.jobs_editor.rows["f1"].preview.text() == "select subjects or studies to preview"
 
 
 def test_save_and_load_in_the_archive_and_as_json(qtbot, make_context, tmp_path):
