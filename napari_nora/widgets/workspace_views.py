@@ -44,6 +44,12 @@ class MainView:
         return self.model.window._qt_viewer
 
 
+def _camera(view) -> tuple:
+    """A view's camera (zoom, centre, angles), rounded to compare."""
+    cam = view.model.scene.camera
+    return (round(cam.zoom, 6), *(round(float(c), 4) for c in (*cam.center, *cam.angles)))
+
+
 class _EventWatcher(QObject):
     """Calls back on one kind of Qt event of the watched object (a close, a resize)."""
 
@@ -77,6 +83,7 @@ class WorkspaceController:
         self._container: QWidget | None = None
         self._grid: QGridLayout | None = None
         self._placed: tuple = ()  # the view specs as the grid holds them
+        self._fitted: dict = {}  # view -> its camera as reset_views left it
         self._roi_tools: list = []
         self.appearance = AppearanceSync(self)
         viewer._nora_workspace = self
@@ -206,8 +213,11 @@ class WorkspaceController:
 
     def _replace_if_needed(self) -> None:
         if len(self.views) > 1 and self._arranged().views != self._placed:  # views not closed
+            fitted = [v for v in self.views if self._fitted.get(v) == _camera(v)]
             self._place(self._arranged())  # the same views, in 2D or 3D as they were
-            QTimer.singleShot(0, self.reset_views)  # their shapes changed: fit them again
+            # their shapes changed: those still as fitted are fitted again; a view the user
+            # zoomed, panned or turned keeps its camera
+            QTimer.singleShot(0, lambda: self.reset_views([v for v in fitted if v in self.views]))
 
     def close_views(self) -> None:
         """Close the extra views (the viewer is closing): their canvases and mirrors go."""
@@ -215,11 +225,14 @@ class WorkspaceController:
             view.close()
         self.views = [self.main]
 
-    def reset_views(self) -> None:
-        for view in self.views:
+    def reset_views(self, views=None) -> None:
+        """Fit ``views`` (all by default) to their canvases."""
+        self._fitted = {v: c for v, c in self._fitted.items() if v in self.views}
+        for view in self.views if views is None else views:
             view.model.reset_view()
             if view.kind == "3d":  # from the front, above and to the patient's right
                 view.model.scene.camera.set_view_direction(VIEW_3D, up_direction=(1.0, 0.0, 0.0))
+            self._fitted[view] = _camera(view)
 
     def view_of_kind(self, kind: str):
         return next((v for v in self.views[1:] if v.kind == kind), None)

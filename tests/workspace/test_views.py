@@ -233,6 +233,17 @@ def test_ortho_views_take_the_shape_of_the_canvas(ws, qtbot):
             for view in ctl.views:
                 shot = grab(view)
                 assert ((shot[..., :3] > 230).all(axis=-1)).sum() > 30, (width, view.kind)
+        sag = ctl.view_of_kind("sagittal").model.scene.camera
+        sag.zoom, sag.center = sag.zoom * 2.5, (sag.center[0], sag.center[1] + 10, sag.center[2])
+        zoomed = (sag.zoom, *sag.center)
+        cor = ctl.view_of_kind("coronal").model.scene.camera
+        fitted = cor.zoom
+        window.resize(1900, 560)  # the zoomed view keeps its camera, the other is fitted again
+        qtbot.waitUntil(lambda: _cells(ctl)["sagittal"] == (0, 2, 1, 1), timeout=5000)
+        qtbot.waitUntil(lambda: cor.zoom != fitted, timeout=5000)
+        assert (sag.zoom, *sag.center) == pytest.approx(zoomed)
+        window.resize(1000, 900)
+        qtbot.waitUntil(lambda: _cells(ctl)["sagittal"] == (1, 1, 1, 1), timeout=5000)
         ws.viewer.dims.ndisplay = 3  # the views are placed again, not rebuilt: 3D stays
         window.resize(1900, 560)
         qtbot.waitUntil(lambda: _cells(ctl)["sagittal"] == (0, 2, 1, 1), timeout=5000)
