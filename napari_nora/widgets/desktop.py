@@ -12,9 +12,9 @@ import logging
 
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QTabWidget,
-                            QVBoxLayout, QWidget)
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import (QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QScrollArea,
+                            QTabWidget, QVBoxLayout, QWidget)
 
 from napari_nora.widgets.desktop_context import DesktopContext
 from napari_nora.widgets.workspace_links import unwrap
@@ -73,7 +73,7 @@ class DesktopWidget(QWidget):
         for title, spec in TABS:
             widget = _factory(spec)(self.context)
             self.tools[title] = widget
-            self.tabs.addTab(widget, title)
+            self.tabs.addTab(_scrolled(widget), title)
         row = QHBoxLayout()
         row.addWidget(QLabel("Project"))
         row.addWidget(self.projects, 1)
@@ -154,10 +154,21 @@ def add_desktop(viewer, *, open_first: bool = False, create: bool = True):
     return widget
 
 
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area: a tab with a long form (the batch tool) scrolls on a small
+    screen instead of widening the dock and squeezing the views."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
 def size_first_window(viewer, desktop) -> None:
     """napari's first window leaves the views a sliver between its docks and the desktop: on a
     first start (no window size saved; napari restores the user's window and docks) the window
-    takes 90% of the screen and the desktop a third of its width."""
+    takes 90% of the screen and the desktop a third of its width and two thirds of its height
+    (the workspace and display settings below)."""
     from napari.settings import get_settings
 
     if get_settings().application.window_size is not None:
@@ -170,3 +181,17 @@ def size_first_window(viewer, desktop) -> None:
         dock = dock.parentWidget()
     if dock is not None:
         window.resizeDocks([dock], [window.width() // 3], Qt.Orientation.Horizontal)
+        QTimer.singleShot(0, lambda: _share_column(window, dock, 2 / 3))  # once it is laid out
+
+
+def _share_column(window, dock, fraction: float) -> None:
+    """Give ``dock`` that ``fraction`` of its column's height, the docks shown below or above it
+    the rest (Qt resizes one dock of a column only a little)."""
+    area = window.dockWidgetArea(dock)
+    others = [d for d in window.findChildren(QDockWidget) if d is not dock and d.isVisible()
+              and not d.isFloating() and window.dockWidgetArea(d) == area]
+    if others:
+        height = sum(d.height() for d in (dock, *others))
+        rest = int(height * (1 - fraction)) // len(others)
+        window.resizeDocks([dock, *others], [height - rest * len(others)] + [rest] * len(others),
+                           Qt.Orientation.Vertical)
