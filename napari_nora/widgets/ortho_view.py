@@ -149,6 +149,7 @@ class OrthoView:
                 desired += [m[tile] for m in per_layer if tile < len(m)]
         else:
             desired = [m for ms in per_layer for m in ms]
+        before = self.model.layers.selection.active
         for mirror in desired:
             if mirror not in self.model.layers:
                 self.model.layers.append(mirror)
@@ -156,10 +157,21 @@ class OrthoView:
             j = self.model.layers.index(mirror)
             if j != i:
                 self.model.layers.move(j, i)
+        self._follow_active(before)
         if self.kind == "mosaic":
             self._setup_grid(len(main_layers))
             self.label_tiles()
         self._apply_order()
+
+    def _follow_active(self, before) -> None:
+        """The view's active layer (whose keys a key press reaches: ROI undo, pens) mirrors
+        the main viewer's; a helper added there (the pen's preview) never takes it."""
+        main = self.main.layers.selection.active
+        mirrors = [] if main is None or main.metadata.get("nora_helper") else self.mirrors_of(main)
+        target = mirrors[0] if mirrors else before
+        if target is not None and target in self.model.layers \
+                and self.model.layers.selection.active is not target:
+            self.model.layers.selection.active = target
 
     def label_tiles(self) -> None:
         """Each mosaic tile's slice position, as 3D Slicer labels a slice view ("S: 12.5mm")."""

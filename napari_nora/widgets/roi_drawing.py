@@ -115,8 +115,10 @@ class RoiDrawing:
         if not (s.preview and s.drawing) or s.pen in ("polygon", "region growing"):
             self.hide_preview()
             return
-        patch = self.pen_patch(layer, center, axis=self._plane_axis(layer, dims))
-        if patch.mask.size == 0:
+        self._show_patch(layer, self.pen_patch(layer, center, axis=self._plane_axis(layer, dims)))
+
+    def _show_patch(self, layer, patch) -> None:
+        if patch.mask.size == 0 or not patch.mask.any():
             self.hide_preview()
             return
         prev = self._preview_layer(layer)
@@ -207,7 +209,7 @@ class RoiDrawing:
         2D view whose ``dims`` are given (default: this viewer's); one undo step per stroke."""
         s = self.settings
         dims = self.viewer.dims if dims is None else dims
-        if (not s.drawing or s.pen == "polygon" or dims.ndisplay != 2
+        if (not s.drawing or dims.ndisplay != 2
                 or "Shift" in event.modifiers or event.button not in (1, 2)):
             return
         value = event.button == 1
@@ -219,6 +221,9 @@ class RoiDrawing:
             return
         if s.pen == "region growing":
             yield from self._grow(layer, event, history, start, value, dims)
+            return
+        if s.pen == "polygon":
+            yield from self._lasso(layer, event, history, start, value, dims)
             return
         history.begin_stroke()
         history.paint(self.pen_patch(layer, start, axis=axis), value=value)
@@ -258,6 +263,30 @@ class RoiDrawing:
         self._edited(layer)
 
     # -- polygon -------------------------------------------------------------------------------
+    def _lasso(self, layer, event, history, start, value, dims):
+        """The polygon pen: trace an outline in the view's plane; on release its inside is
+        drawn (left) or erased (right) in that slice, one undo step. While tracing, the
+        preview shows the area the outline closes."""
+        offset = dims.ndim - layer.ndim
+        axis = [a - offset for a in dims.not_displayed if a - offset >= 0][-1]
+        index = int(round(start[axis]))
+        outline = [start]
+        yield
+        while event.type == "mouse_move":
+            outline.append(self._index(layer, event))
+            if len(outline) >= 3:
+                self._show_patch(layer, roi.polygon_patch(np.array(outline), layer.data.shape,
+                                                          axis=axis, index=index))
+            yield
+        self.hide_preview()
+        if len(outline) < 3:  # a click: no outline
+            return
+        history.begin_stroke()
+        history.paint(roi.polygon_patch(np.array(outline), layer.data.shape, axis=axis,
+                                        index=index), value=value)
+        history.end_stroke()
+        self._edited(layer)
+
     def fill_polygons(self, layer, shapes_layer) -> int:
         """Fill every polygon of a Shapes layer into the ROI, each in its own slice plane; one
         undo step. Returns the number of polygons filled."""

@@ -352,8 +352,7 @@ class WorkspaceController:
             return None
         if not is_roi(self.viewer.layers.selection.active):
             return None
-        return next((t for t in self._roi_tools
-                     if t.settings.drawing and getattr(t.settings, "pen", "") != "polygon"), None)
+        return next((t for t in self._roi_tools if t.settings.drawing), None)
 
     def hover_in(self, view, event) -> None:
         """The mouse moved in an extra view: show the pen's preview in that view's plane (in

@@ -222,6 +222,39 @@ def test_polygon_from_a_shapes_layer_fills_its_slice(tool):
     assert m[z, 2:13, 2:13].all() and m.sum() == 121
 
 
+def test_polygon_pen_fills_the_traced_outline_in_its_slice(tool):
+    """Press, trace, release: the voxels whose centres the outline encloses, in the slice it
+    was traced in (the preview shows them while tracing); right erases; a click draws nothing;
+    each outline one undo step."""
+    layer = tool.new_roi()
+    tool.settings.pen = "polygon"
+    z = 5
+    outline = [world_of(layer, (z, r, c)) for r, c in
+               [(1.5, 1.5), (1.5, 7), (1.5, 12.5), (12.5, 12.5), (12.5, 1.5)]]
+    ev = Drag(outline[0])
+    gen = tool.drawing.drag(layer, ev)
+    next(gen)
+    for p in outline[1:]:
+        ev.type, ev.position = "mouse_move", p
+        next(gen)
+    prev = tool._viewer.layers["ROI pen preview"]
+    assert prev.visible and prev.data.sum() == 121 and not mask_of(layer).any()
+    ev.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(gen)
+    m = mask_of(layer)
+    assert not prev.visible and m[z, 2:13, 2:13].all() and m.sum() == 121
+    hole = [world_of(layer, (z, r, c)) for r, c in [(4.5, 4.5), (4.5, 8.5), (8.5, 8.5), (8.5, 4.5)]]
+    drag(layer, tool.drawing.drag, hole, button=2)
+    assert m.sum() == 121 - 16 and not m[z, 5:9, 5:9].any()
+    drag(layer, tool.drawing.drag, [world_of(layer, (z, 20, 20))])  # a click
+    assert m.sum() == 121 - 16
+    tool.drawing.undo(layer)
+    assert m.sum() == 121
+    tool.drawing.undo(layer)
+    assert not m.any()
+
+
 def test_focus_moves_the_viewer_to_the_centre_of_gravity(tool):
     layer = tool.new_roi()
     mask_of(layer)[6, 20, 25] = True

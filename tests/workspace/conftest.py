@@ -82,7 +82,7 @@ def _open_window(ras_phantom):
 @pytest.fixture
 def ws(_window, qtbot):
     """The shared window, reset: ortho layout through the origin, radiological, phantom active
-    with limits (0, 1000), drawing off, speed 1, no ROI layers."""
+    with limits (0, 1000), drawing off with the brush, speed 1, no ROI layers."""
     w = _window
     viewer, ctl = w.viewer, w.ctl
     for layer in [ly for ly in viewer.layers if isinstance(ly, Labels)]:
@@ -95,6 +95,7 @@ def ws(_window, qtbot):
     ctl.set_convention("radiological")
     ctl.state.scroll_speed = 1.0
     w.roi_tool.settings.drawing = False
+    w.roi_tool.settings.pen = "brush"
     ctl.state.active_view = 0
     ctl.state.set_axes([0, 1, 2], [0.0, 0.0, 0.0])
     settle(qtbot)

@@ -104,16 +104,22 @@ def hover(view, xy, *, modifiers=()):
 def drag(view, start, end, *, button="left", modifiers=(), steps=4):
     """Press at canvas pixel ``start``, move in ``steps`` to ``end``, release (a click when
     ``start == end``)."""
+    path = [tuple(np.add(start, t * np.subtract(end, start)))
+            for t in np.linspace(0, 1, steps + 1)[1:]] if start != end else []
+    trace(view, [start, *path], button=button, modifiers=modifiers)
+
+
+def trace(view, points, *, button="left", modifiers=()):
+    """Press at canvas pixel ``points[0]``, move through the others, release at the last."""
     from qtpy.QtCore import QEvent
 
     w, b = canvas_widget(view), BUTTONS[button]
-    _send(w, QEvent.Type.MouseButtonPress, start, b, b, modifiers)
-    for t in np.linspace(0, 1, steps + 1)[1:] if start != end else []:
+    _send(w, QEvent.Type.MouseButtonPress, points[0], b, b, modifiers)
+    for xy in points[1:]:
         _pause()  # vispy drops moves under 10 ms apart; napari throttles them (5 ms timer)
-        xy = tuple(np.add(start, t * np.subtract(end, start)))
         _send(w, QEvent.Type.MouseMove, xy, Qt.MouseButton.NoButton, b, modifiers)
     _pause()
-    _send(w, QEvent.Type.MouseButtonRelease, end, b, Qt.MouseButton.NoButton, modifiers)
+    _send(w, QEvent.Type.MouseButtonRelease, points[-1], b, Qt.MouseButton.NoButton, modifiers)
     QApplication.processEvents()
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from napari_nora.widgets.roi_layers import mask_of
-from tests.workspace.helpers import click, drag, grab, hover, key, settle, wheel, world_to_px
+from tests.workspace.helpers import (click, drag, grab, hover, key, settle, trace, wheel,
+                                     world_to_px)
 
 
 def _centre(view):
@@ -208,6 +209,27 @@ def test_pens_draw_in_the_plane_of_an_extra_view_in_the_roi_undo_history(ws, qtb
     click(cor, world_to_px(cor, (-6.0, -3.0, 7.0)))
     assert ctl.state.position == pytest.approx((-6.0, -3.0, 7.0), abs=0.3)
     np.testing.assert_array_equal(mask, drawn)
+
+
+def test_the_polygon_pen_fills_an_outline_traced_in_an_extra_view(ws, qtbot):
+    tool = ws.roi_tool
+    roi, cor, _ = _coronal_with_new_roi(ws, qtbot, 1.0)
+    tool.settings.pen = "polygon"
+    key(qtbot, cor, "Space")  # drawing on
+    corners = [(-5.5, -3.0, -4.5), (5.5, -3.0, -4.5), (5.5, -3.0, 4.5), (-5.5, -3.0, 4.5)]
+    path = [world_to_px(cor, p) for p in corners]
+    path = [tuple(np.add(a, t * np.subtract(b, a))) for a, b in zip(path, path[1:] + path[:1])
+            for t in (0, 0.5)]  # around the square, a move every half side
+    trace(cor, path)
+    settle(qtbot)
+    mask = mask_of(roi)
+    expected = np.zeros_like(mask)
+    expected[15:26, 17, 16:25] = True  # voxels whose centres the outline encloses: S -5..5,
+    np.testing.assert_array_equal(mask, expected)  # R -4..4 at A = -3 (voxel = mm + 20)
+    assert not ws.ctl.main.model.layers["ROI pen preview"].visible  # shown while tracing
+    # one undo step, from the view where the pen's preview (a helper layer) showed last
+    key(qtbot, cor, "Z", ("Control",))
+    assert not mask.any()
 
 
 def test_the_pen_preview_follows_the_mouse_in_the_plane_of_an_extra_view(ws, qtbot):
