@@ -121,13 +121,13 @@ def make_database(engine, studies: int, files_per_study: int = 10, *, project: s
         t_files = time.perf_counter()
         ids = [study_ids[(subject_name(i // 2), f"S{i % 2 + 1}")] for i in range(0, studies, 10)]
         for k in range(0, len(ids), CHUNK):
-            conn.execute(insert(StudyTag), [{"study_id": s, "tag": "control"}
+            conn.execute(insert(StudyTag), [{"study_id": s, "tag": "control", "project_id": pid}
                                             for s in ids[k:k + CHUNK]])
-        conn.execute(insert(SubjectTag), [{"subject_id": subj_ids[subject_name(i)], "tag": "vip"}
-                                          for i in range(0, n_subj, 50)])
+        conn.execute(insert(SubjectTag), [{"subject_id": subj_ids[subject_name(i)], "tag": "vip",
+                                           "project_id": pid} for i in range(0, n_subj, 50)])
         conn.execute(text(
-            "INSERT INTO file_tags (file_id, tag, study_id) SELECT f.id, 'good', f.study_id "
-            "FROM files f "
+            "INSERT INTO file_tags (file_id, tag, study_id, project_id) "
+            "SELECT f.id, 'good', f.study_id, f.project_id FROM files f "
             "WHERE f.path LIKE 't1%' AND MOD(f.study_id, 3) = 0"))
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:

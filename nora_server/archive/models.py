@@ -123,35 +123,42 @@ class File(Base):
     added: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-# Each tag table has an index (tag, owner id): a filter-bar term (STAG:, PTAG:, FTAG:) reads
-# the owners of a tag from the index alone (migrations 0002, 0003).
+# Each tag row carries its owner's project (owners never change project; the row goes with
+# its owner) and its table has an index (project_id, tag, owner id): a filter-bar term (STAG:,
+# PTAG:, FTAG:) reads the project's owners of a tag from one range of the index alone
+# (migrations 0002-0004).
 class SubjectTag(Base):
     __tablename__ = "subject_tags"
-    __table_args__ = (Index("ix_subject_tags_tag_subject", "tag", "subject_id"), MYSQL)
+    __table_args__ = (Index("ix_subject_tags_project_tag", "project_id", "tag", "subject_id"),
+                      MYSQL)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"),
                                             primary_key=True)
     tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
 
 
 class StudyTag(Base):
     __tablename__ = "study_tags"
-    __table_args__ = (Index("ix_study_tags_tag_study", "tag", "study_id"), MYSQL)
+    __table_args__ = (Index("ix_study_tags_project_tag", "project_id", "tag", "study_id"), MYSQL)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"),
                                           primary_key=True)
     tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
 
 
 class FileTag(Base):
     """``study_id`` is the file's study, copied here (files never change study; the row goes
-    with its file): ``FTAG:`` reads studies from the index ``(tag, study_id, file_id)`` alone
-    (migration 0003)."""
+    with its file): ``FTAG:`` reads studies from the index ``(project_id, tag, study_id,
+    file_id)`` alone (migrations 0003, 0004)."""
 
     __tablename__ = "file_tags"
-    __table_args__ = (Index("ix_file_tags_tag_study", "tag", "study_id", "file_id"), MYSQL)
+    __table_args__ = (Index("ix_file_tags_project_tag", "project_id", "tag", "study_id",
+                            "file_id"), MYSQL)
     file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"),
                                          primary_key=True)
     tag: Mapped[str] = mapped_column(name_type(128), primary_key=True)
     study_id: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int] = mapped_column(Integer)
 
 
 class Document(Base):

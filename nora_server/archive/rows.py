@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, null, select, update
 
 from nora_server.archive.models import File, FileTag, Study, StudyTag, Subject, SubjectTag, utcnow
 from nora_server.archive.names import file_kind
@@ -83,9 +83,17 @@ _TAG_TABLES = {"file": (FileTag, FileTag.file_id), "study": (StudyTag, StudyTag.
                "subject": (SubjectTag, SubjectTag.subject_id)}
 
 
+# a tag row carries its owner's project (and a file tag its file's study): (id, project, study)
+_OWNERS = {"file": (File.id, select(File.id, File.project_id, File.study_id)),
+           "study": (Study.id, select(Study.id, Subject.project_id, null()).join(
+               Subject, Subject.id == Study.subject_id)),
+           "subject": (Subject.id, select(Subject.id, Subject.project_id, null()))}
+
+
 def add_tags(conn, level: str, ids: list[int], tags) -> int:
     """Tag rows (``level`` file|study|subject) with every tag; returns how many were new."""
     table, col = _TAG_TABLES[level]
+    owner, owners = _OWNERS[level]
     tags = list(dict.fromkeys(t for t in tags if t))
     if not ids or not tags:
         return 0
@@ -95,11 +103,9 @@ def add_tags(conn, level: str, ids: list[int], tags) -> int:
         have = set(conn.execute(select(col, table.tag).where(col.in_(part),
                                                              table.tag.in_(tags))).all())
         have = {(i, t.lower()) for i, t in have}
-        extra = {i: {} for i in part}
-        if level == "file":  # a file tag carries its file's study (FTAG: reads it)
-            extra = {i: {"study_id": s} for i, s in conn.execute(
-                select(File.id, File.study_id).where(File.id.in_(part)))}
-        new += [{col.key: i, "tag": t, **extra[i]} for i in part for t in tags
+        extra = {i: {"project_id": p, **({"study_id": s} if level == "file" else {})}
+                 for i, p, s in conn.execute(owners.where(owner.in_(part)))}
+        new += [{col.key: i, "tag": t, **extra[i]} for i in part if i in extra for t in tags
                 if (i, t.lower()) not in have]
     if new:
         conn.execute(insert(table), new)

@@ -97,7 +97,8 @@ class SelectionMixin:
             if sid not in (None, "*"):
                 q = q.where(like(Study.key, sid))
         for tag in tags:
-            q = q.where(File.id.in_(select(FileTag.file_id).where(FileTag.tag == tag)))
+            q = q.where(File.id.in_(select(FileTag.file_id).where(
+                FileTag.project_id == proj.id, FileTag.tag == tag)))
         with self.engine.connect() as conn, bulk():
             rows_ = conn.execute(q.order_by(Subject.pseudonym, Study.key, File.path)).all()
             return self._infos(conn, rows_, with_tags, proj)

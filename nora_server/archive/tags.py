@@ -62,13 +62,10 @@ class TagsMixin:
         """``{subject or study id: sorted tags}`` for ``ids`` (ids without tags are left out)."""
         if not ids:
             return {}
-        if level == "subject":
-            col, q = SubjectTag.subject_id, select(SubjectTag.subject_id, SubjectTag.tag)
-            whole = q.join(Subject, Subject.id == col).where(Subject.project_id == project_id)
-        else:
-            col, q = StudyTag.study_id, select(StudyTag.study_id, StudyTag.tag)
-            whole = (q.join(Study, Study.id == col).join(Subject, Subject.id == Study.subject_id)
-                     .where(Subject.project_id == project_id))
+        table = SubjectTag if level == "subject" else StudyTag
+        col = table.subject_id if level == "subject" else table.study_id
+        q = select(col, table.tag)
+        whole = q.where(table.project_id == project_id)
         ids = set(ids)
         out: dict[int, list[str]] = {}
         if len(ids) > 2000:  # a large part of the table: every tag of the project is cheaper

@@ -106,11 +106,10 @@ def _load_table(session, project: str) -> StudyTable:
          .order_by(Subject.pseudonym, Study.key))
     with session.engine.connect() as conn:
         cols = _columns(conn.execute(q), 11)
-        stags = _tags(conn, select(StudyTag.study_id, StudyTag.tag).join(
-            Study, StudyTag.study_id == Study.id).join(Subject, Study.subject_id == Subject.id)
-            .where(Subject.project_id == pid))
-        ptags = _tags(conn, select(SubjectTag.subject_id, SubjectTag.tag).join(
-            Subject, SubjectTag.subject_id == Subject.id).where(Subject.project_id == pid))
+        stags = _tags(conn, select(StudyTag.study_id, StudyTag.tag)
+                      .where(StudyTag.project_id == pid))
+        ptags = _tags(conn, select(SubjectTag.subject_id, SubjectTag.tag)
+                      .where(SubjectTag.project_id == pid))
     keys = ("subject", "patient_id", "name", "birth", "sex", "study", "date", "desc",
             "modality")
     nulls = {k: np.fromiter((v is None for v in c), bool, len(c))

@@ -64,7 +64,8 @@ def big(archive, admin):  # noqa: F811 - fixtures from tests/server
             for i in range(N_STUDIES)])
         ids = conn.execute(select(Study.id).join(Subject).where(Subject.project_id == pid)
                            .limit(N_STUDIES // 10)).scalars().all()
-        conn.execute(insert(StudyTag), [{"study_id": s, "tag": "control"} for s in ids])
+        conn.execute(insert(StudyTag), [{"study_id": s, "tag": "control", "project_id": pid}
+                                        for s in ids])
     return archive
 
 

@@ -139,9 +139,10 @@ def test_head_revisions_without_alembic():
     assert head_revisions() == set(ScriptDirectory.from_config(alembic_config(None)).get_heads())
 
 
-def test_migrations_0002_0003_keep_existing_files(fresh_url, tmp_path):
-    """A database with files from before 0002 gets each file's project (0002) and each file
-    tag's study (0003) filled in, keeps case-insensitive paths and tags, and downgrades back."""
+def test_migrations_0002_0003_0004_keep_existing_files_and_tags(fresh_url, tmp_path):
+    """A database with files and tags from before 0002 gets each file's project (0002), each
+    file tag's study (0003) and each tag's project (0004) filled in, keeps case-insensitive
+    paths and tags, and downgrades back."""
     from sqlalchemy import text
 
     from nora_server.archive import Archive
@@ -164,6 +165,9 @@ def test_migrations_0002_0003_keep_existing_files(fresh_url, tmp_path):
                 conn.execute(text(f"INSERT INTO files (study_id, path, kind, size, added) VALUES "
                                   f"({n}, 'T1_mprage/s{n}.nii', 'nifti', {n}, '2020-01-01')"))
                 conn.execute(text(f"INSERT INTO file_tags (file_id, tag) VALUES ({n}, 'good')"))
+                conn.execute(text(f"INSERT INTO subject_tags (subject_id, tag) VALUES ({n}, "
+                                  f"'vip{n}')"))
+                conn.execute(text(f"INSERT INTO study_tags (study_id, tag) VALUES ({n}, 'ctl')"))
         upgrade(eng)
         check_schema(eng)
         with eng.connect() as conn:
@@ -171,12 +175,19 @@ def test_migrations_0002_0003_keep_existing_files(fresh_url, tmp_path):
                                 ).all() == [(1, 1), (2, 2)]
             assert conn.execute(text("SELECT file_id, study_id FROM file_tags ORDER BY 1")
                                 ).all() == [(1, 1), (2, 2)]
+            for table, owner in (("file_tags", "file_id"), ("subject_tags", "subject_id"),
+                                 ("study_tags", "study_id")):
+                assert conn.execute(text(f"SELECT {owner}, project_id FROM {table} ORDER BY 1")
+                                    ).all() == [(1, 1), (2, 2)]
         ensure_user(eng, "root", is_admin=True)
         s = Archive(eng, tmp_path).session("root")
         assert [f.path for f in s.select_files("b", "t1*/*")] == ["T1_mprage/s2.nii"]
         # '=' on the rebuilt table still ignores case (SQLite: the column kept NOCASE)
         assert s.file_info("p1#s1/t1_MPRAGE/S2.NII", project="b").path == "T1_mprage/s2.nii"
         assert [r.ref for r in s.studies("a", {"id": "FTAG:GOOD", "files": "t1_"})] == ["P1#S1"]
+        assert [r.ref for r in s.studies("b", {"id": "PTAG:VIP STAG:ctl"})] == ["P1#S1"]
+        assert s.studies("a", {"id": "PTAG:vip2"}) == []  # b's subject: not counted in a
+        assert s.count_studies("b", {"id": "STAG:ctl"}) == 1
         assert s.tag_files(s.select_files("b", "t1*/*"), "Good") == 0  # the tag kept NOCASE
         assert s.tag_files(s.select_files("b", "t1*/*"), "best") == 1
         downgrade(eng, "b001")
