@@ -110,8 +110,8 @@ class RoiTool(QWidget):
         self.pen = QComboBox()
         self.pen.addItems(PENS)
         self.pen.currentTextChanged.connect(lambda v: setattr(s, "pen", v))
-        self.pen.setToolTip("polygon: press, trace an outline, release: its inside is drawn "
-                            "in the view's slice")
+        self.pen.setToolTip("left draws, right erases; region growing: drag to change the "
+                            "tolerance; polygon: press, trace an outline, release")
         form.addRow("Type", self.pen)
         self.radius = QDoubleSpinBox(minimum=0.0, maximum=200.0, value=s.radius_mm, suffix=" mm")
         self.radius.valueChanged.connect(lambda v: setattr(s, "radius_mm", v))
