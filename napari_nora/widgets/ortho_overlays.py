@@ -129,9 +129,15 @@ class VispyOrientationOverlay(ViewerOverlayMixin, VispyCanvasOverlay):
         self.node.text = list(self.overlay.letters)
         if self.label is not None:
             self.label.text = self._tile_label()
-            self.label.pos = np.array([(6.0, m)]) - (pad_x, pad_y)
+            size = 0.7 * self.overlay.font_size
+            # every tile's label beside the top letter when the longest leaves room, else a
+            # line below it (about 0.62 em per character, a point 1.33 pixels)
+            longest = max(map(len, self.overlay.tile_labels), default=0)
+            crowded = 6 + 0.62 * size * 1.33 * longest > w / 2 - 0.5 * self.overlay.font_size
+            y = m + 1.2 * self.overlay.font_size if crowded else m
+            self.label.pos = np.array([(6.0, y)]) - (pad_x, pad_y)
             self.label.color = self.overlay.color
-            self.label.font_size = 0.7 * self.overlay.font_size
+            self.label.font_size = size
         self.node.color = self.overlay.color
         self.node.font_size = self.overlay.font_size
 

@@ -206,6 +206,18 @@ def test_mosaic_tiles_print_their_slice_position(ws, qtbot):
     shown = {tuple(c): v.label.text for (c, _), v in zip(cells, visuals)}
     rows, cols = grid.shape
     assert [shown[divmod(t, cols)] for t in range(6)] == expected
+    # beside the top letter (A) where the tile leaves room, a line below it where it does not
+    window = ws.viewer.window._qt_window
+    size = window.size()
+    try:
+        for width, below in ((2400, False), (900, True)):
+            window.resize(width, 800)
+            settle(qtbot)
+            for v in mosaic.qt_viewer.canvas._viewer_overlay_to_visual[overlay]:
+                assert (v.label.pos[0][1] > v.node.pos[0][1] + 5) == below, width
+    finally:
+        window.resize(size)
+        settle(qtbot)
 
 
 def _cells(ctl):
