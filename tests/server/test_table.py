@@ -200,3 +200,28 @@ def test_tag_bars_are_counted_from_the_tag_indexes(cohort):
                 assert q is None  # a group without a tag: counted by the join
                 continue
             assert conn.execute(q).scalar() == len(s.studies("big", bars)), bars
+
+
+def test_an_in_memory_archive_counts_on_its_own_connection(tmp_path, monkeypatch):
+    """An in-memory SQLite database exists once per connection: a page that needs the count
+    of its matches counts on its own connection (a helper connection saw no tables)."""
+    from nora_server.archive import AddItem, Archive, query
+    from nora_server.archive.admin import ensure_user
+    from nora_server.archive.db import make_engine, upgrade
+
+    from tests.server.conftest import write_bytes
+
+    monkeypatch.setattr(query, "WALK_SLACK", 1)
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    ensure_user(engine, "root", is_admin=True)
+    (tmp_path / "storage").mkdir()
+    s = Archive(engine, tmp_path / "storage").session("root")
+    s.create_project("p")
+    s.add_files("p", [AddItem(write_bytes(tmp_path / f"{i}.nii"), f"P{i}#S1", "t1/a.nii")
+                      for i in range(6)])
+    s.tag("p", "P1#S1", "x")
+    s.tag("p", "P2#S1", "x")
+    page = s.table("p", {"id": "P"}, limit=2)
+    assert page.total == 6 and refs(page.rows) == ["P0#S1", "P1#S1"]
+    assert s.table("p", {"id": "STAG:x"}, limit=1).total == 2
