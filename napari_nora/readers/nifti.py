@@ -63,6 +63,11 @@ def _gz_header(path):
     return None
 
 
+def _data_offset(img, hdr) -> int:
+    """Where the voxels start in the (decompressed) file."""
+    return int(img.dataobj.offset if img is not None else hdr.get_data_offset())
+
+
 def _nib_load(path):
     try:
         img = nib.load(path)
@@ -88,8 +93,7 @@ def _load_3d(path, img, hdr) -> np.ndarray:
     dtype = hdr.get_data_dtype()
     shape = hdr.get_data_shape()[:3]
     if str(path).lower().endswith(".gz") and dtype.fields is None:
-        offset = img.dataobj.offset if img is not None else hdr.get_data_offset()
-        raw = fastgz.read_into(path, int(offset), shape, dtype, order="F")
+        raw = fastgz.read_into(path, _data_offset(img, hdr), shape, dtype, order="F")
         if not dtype.isnative:
             raw = raw.byteswap().view(dtype.newbyteorder("="))
         return raw
@@ -153,8 +157,7 @@ def read(path, *, stream: bool = False) -> list:
     if (stream and not is_label and dtype.fields is None and (slope, inter) == (1.0, 0.0)
             and dtype.isnative and str(path).lower().endswith(".gz")
             and geometry.is_axis_aligned(affine)):
-        offset = img.dataobj.offset if img is not None else hdr.get_data_offset()
-        streamed = fastgz.StreamedRead(path, int(offset), shape[:3], dtype)
+        streamed = fastgz.StreamedRead(path, _data_offset(img, hdr), shape[:3], dtype)
         return [volume_layer(streamed, affine, name=name, path=path, metadata=meta)]
     try:
         raw = _load_3d(path, img, hdr)

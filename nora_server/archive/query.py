@@ -85,11 +85,13 @@ TAGGED = {"STAG": (Study.id, StudyTag, StudyTag.study_id),
           "FTAG": (Study.id, FileTag, FileTag.study_id)}
 
 
-def tagged(term: Term, project_id: int | None = None):
+def tagged(term: Term, project_id: int | None = None, column=None):
     """The owners (study ids; subject ids for ``PTAG:``) of a tag term, from the tag index
-    (one range of it when the project is given)."""
+    (one range of it when the project is given); ``column``: select it instead, from the tag
+    table (to join the owners' table on)."""
     _, table, owner = TAGGED[term.attr]
-    q = select(owner).where(like(table.tag, term.value, trailing_wildcard=True))
+    q = select(owner if column is None else column).select_from(table).where(
+        like(table.tag, term.value, trailing_wildcard=True))
     return q if project_id is None else q.where(table.project_id == project_id)
 
 
@@ -154,9 +156,8 @@ def _group_clause(column: str, group, *, identity: bool, project_id: int | None)
 def tag_groups(bars: dict[str, str] | None):
     """``(column, [(tag term, other terms), ...])`` when one bar is set and each of its groups
     holds a tag term (``PTAG:vip FTAG:good``, ``t1*/s0*.nii & STAG:control``); else None."""
-    active = [(ALIASES.get(k.lower(), k.lower()), parse(v)) for k, v in (bars or {}).items()
-              if v and v.strip()]
-    if len(active) != 1 or active[0][1].empty:
+    active = list(_filled_bars(bars))
+    if len(active) != 1:
         return None
     column, flt = active[0]
     groups = []
@@ -180,13 +181,12 @@ def tag_count_select(bars: dict[str, str] | None, *, identity: bool, project_id:
     column, groups = found
     parts = []
     for tag, rest in groups:
-        _, table, owner = TAGGED[tag.attr]
         if not rest and tag.attr != "PTAG":
             parts.append(tagged(tag, project_id))  # the index range alone
             continue
-        on = Study.subject_id == owner if tag.attr == "PTAG" else Study.id == owner
-        q = select(Study.id).select_from(table).join(Study, on).where(
-            table.project_id == project_id, like(table.tag, tag.value, trailing_wildcard=True))
+        owner = TAGGED[tag.attr][2]
+        q = tagged(tag, project_id, Study.id).join(
+            Study, Study.subject_id == owner if tag.attr == "PTAG" else Study.id == owner)
         if rest:
             q = q.join(Subject, Subject.id == Study.subject_id).where(*(
                 term_clause(column, t, identity=identity, project_id=project_id,
@@ -199,19 +199,24 @@ def tag_count_select(bars: dict[str, str] | None, *, identity: bool, project_id:
 def bars_clause(bars: dict[str, str] | None, *, identity: bool, project_id: int | None = None):
     """AND of every non-empty bar; raises FilterError / PermissionDenied with clear messages."""
     clauses = []
-    for name, text in (bars or {}).items():
-        column = ALIASES.get(name.lower(), name.lower())
-        if column not in COLUMNS:
-            raise FilterError(f"unknown filter column {name!r}: use one of {', '.join(COLUMNS)}")
-        flt = parse(text)
-        if flt.empty:
-            continue
+    for column, flt in _filled_bars(bars):
         if column in IDENTITY and not identity and any(t.attr == "" for g in flt.groups
                                                        for t in g):
             raise PermissionDenied(f"filtering by {column} needs a role that may see patient "
                                    "identities (member or owner)")
         clauses.append(filter_clause(column, flt, identity=identity, project_id=project_id))
     return and_(true(), *clauses)
+
+
+def _filled_bars(bars: dict[str, str] | None):
+    """``(column, filter)`` of each bar that holds a term; FilterError for an unknown column."""
+    for name, text in (bars or {}).items():
+        column = ALIASES.get(name.lower(), name.lower())
+        if column not in COLUMNS:
+            raise FilterError(f"unknown filter column {name!r}: use one of {', '.join(COLUMNS)}")
+        flt = parse(text)
+        if not flt.empty:
+            yield column, flt
 
 
 class _Dates(dict):
