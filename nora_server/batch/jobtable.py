@@ -13,9 +13,10 @@ statement:
 Once the scheduler answered, the job ids are set by one row: an array's tasks are
 ``<array id>_<i>``, so the launch keeps ``array_prefix`` (read back with
 ``tables.scheduler_id()``). The ids of the new rows come from ``last_insert_rowid()`` on
-SQLite (the write lock is held, rowids are consecutive), else from
-``min(id)``/``max(id)``/``count`` when contiguous (one statement in task order), else from a
-select.
+SQLite (the write lock is held, rowids are consecutive); on MariaDB/MySQL from the statement's
+first id, which the driver tells, once two primary-key lookups found tasks 0 and n-1 at its
+ends (the rows go in in task order); elsewhere from ``min(id)``/``max(id)``/``count`` when
+contiguous, else from a select.
 """
 
 from __future__ import annotations
@@ -54,18 +55,20 @@ SQLITE_INSERT = (
 
 
 def insert_rows(conn, shared: dict, rows: list[tuple], status_dir: str,
-                logs: tuple[str, str, str]) -> None:
+                logs: tuple[str, str, str]) -> int | None:
     """Insert one row per task, without its job id: ``shared`` values (SHARED), each row's
     VARYING values (a tuple in that order), the status file ``<status_dir>/<i>.json`` and the
-    logs ``<prefix><i><suffix>`` (``logs``)."""
+    logs ``<prefix><i><suffix>`` (``logs``). Returns the first row's id where the driver
+    tells it (MariaDB/MySQL: the statement's first AUTO_INCREMENT value), else None."""
     fixed = _processed(conn, {k: shared.get(k) for k in SHARED})
     status_dir = status_dir.rstrip("/")
     if conn.dialect.name == "sqlite" or _has_json_table(conn.dialect):
         # the driver's own named parameters: no SQLAlchemy compilation of a 100 kB parameter
-        conn.exec_driver_sql(SQLITE_INSERT if conn.dialect.name == "sqlite" else MYSQL_INSERT, {
-            **fixed, "rows": json.dumps(rows), "status_dir": f"{status_dir}/",
-            "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2]})
-        return
+        done = conn.exec_driver_sql(
+            SQLITE_INSERT if conn.dialect.name == "sqlite" else MYSQL_INSERT, {
+                **fixed, "rows": json.dumps(rows), "status_dir": f"{status_dir}/",
+                "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2]})
+        return done.lastrowid if conn.dialect.name != "sqlite" else None
     key = ("compiled", conn.dialect.name)
     if key not in _SQL:
         stmt = insert(GridJob.__table__).values({c: bindparam(c) for c in COLUMNS})
@@ -81,6 +84,7 @@ def insert_rows(conn, shared: dict, rows: list[tuple], status_dir: str,
     else:
         conn.exec_driver_sql(sql, [tuple(t[k] if k in t else fixed[k] for k in order)
                                    for t in per_task])
+    return None
 
 
 def set_scheduler_ids(conn, launch_id: str, subs) -> None:
@@ -98,7 +102,7 @@ MYSQL_INSERT = (
     "CONCAT(%(log_prefix)s, j.idx - 1, %(err_suffix)s) "
     "FROM JSON_TABLE(%(rows)s, '$[*]' COLUMNS (idx FOR ORDINALITY, "
     "subject VARCHAR(128) PATH '$[0]', study VARCHAR(128) PATH '$[1]', "
-    "subject_id INT PATH '$[2]', study_id INT PATH '$[3]')) AS j")
+    "subject_id INT PATH '$[2]', study_id INT PATH '$[3]')) AS j ORDER BY j.idx")
 
 
 def _has_json_table(dialect) -> bool:
@@ -109,9 +113,15 @@ def _has_json_table(dialect) -> bool:
     return version >= ((10, 6) if getattr(dialect, "is_mariadb", False) else (8, 0, 4))
 
 
-def row_ids(conn, launch_id: str, n: int) -> list[int]:
-    """Ids of the launch's ``n`` rows in task order."""
-    if conn.dialect.name == "sqlite":  # the write lock is ours: rowids are max + 1, + 2...
+def row_ids(conn, launch_id: str, n: int, first: int | None = None) -> list[int]:
+    """Ids of the launch's ``n`` rows in task order; ``first``: the first row's id, if the
+    driver told it (:func:`insert_rows`)."""
+    if first:  # ids rise in task order (ORDER BY): tasks 0 and n-1 at first and first+n-1
+        ends = dict(conn.execute(select(GridJob.id, GridJob.task_index).where(
+            GridJob.id.in_([first, first + n - 1]), GridJob.launch_id == launch_id)).all())
+        if ends == {first: 0, first + n - 1: n - 1}:  # no other launch's row in between
+            return list(range(first, first + n))
+    elif conn.dialect.name == "sqlite":  # the write lock is ours: rowids are max + 1, + 2...
         last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
         if last:
             return list(range(last - n + 1, last + 1))

@@ -148,13 +148,14 @@ class BatchRunner(JobViews):
                 "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
                 "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
                 "created": now}])
-            insert_rows(conn, {"launch_id": launch_id, "project": project,
-                               "batch_name": batch.name, "state": "queued",
-                               "scheduler": self.scheduler.kind, "submitted": now},
-                        [(t.subject, t.study, t.subject_key, t.study_key) for t in targets],
-                        str(status_path(spec_path, 0).parent),
-                        task_logs((folder / "logs").absolute()))
-            return row_ids(conn, launch_id, len(targets))
+            first = insert_rows(conn, {"launch_id": launch_id, "project": project,
+                                       "batch_name": batch.name, "state": "queued",
+                                       "scheduler": self.scheduler.kind, "submitted": now},
+                                [(t.subject, t.study, t.subject_key, t.study_key)
+                                 for t in targets],
+                                str(status_path(spec_path, 0).parent),
+                                task_logs((folder / "logs").absolute()))
+            return row_ids(conn, launch_id, len(targets), first)
 
         def settle(conn) -> None:  # the scheduler's answer, in the same transaction
             if failure is None:
