@@ -233,16 +233,22 @@ def _states(text: str | None) -> list[str] | None:
 
 
 def _print_rows(rows) -> None:
+    """The jobs as a table, each column as wide as its longest value (study ids with a time
+    are 20 characters and more)."""
     if not rows:
         print("no jobs", file=sys.stderr)
         return
-    print(f"{'id':>6}  {'state':<9}  {'project':<10}  {'subject/study':<20}  {'batch':<20}  "
-          f"{'scheduler id':<16}  {'submitted':<16}  message")
+    table = [("id", "state", "project", "subject/study", "batch", "scheduler id", "submitted",
+              "message")]
     for r in rows:
-        target = r.subject + (f"#{r.study}" if r.study else "")
-        when = r.submitted.strftime("%Y-%m-%d %H:%M") if r.submitted else ""
-        print(f"{r.id:>6}  {r.state:<9}  {r.project:<10}  {target:<20}  {r.batch_name:<20}  "
-              f"{r.scheduler}:{r.scheduler_id or '-':<10}  {when:<16}  {r.message or ''}")
+        table.append((str(r.id), r.state, r.project, r.subject + (f"#{r.study}" if r.study else ""),
+                      r.batch_name, f"{r.scheduler}:{r.scheduler_id or '-'}",
+                      r.submitted.strftime("%Y-%m-%d %H:%M") if r.submitted else "",
+                      " ".join((r.message or "").split())))  # one line per job
+    widths = [max(len(row[k]) for row in table) for k in range(len(table[0]) - 1)]
+    for row in table:
+        cells = [row[0].rjust(widths[0])] + [c.ljust(w) for c, w in zip(row[1:-1], widths[1:])]
+        print("  ".join(cells + [row[-1]]).rstrip())
 
 
 def _jobs(a) -> int:

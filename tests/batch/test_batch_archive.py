@@ -165,3 +165,27 @@ def test_slurm_batch_on_the_archive_and_noractl_test_slurm(slurm, tmp_path, monk
     finally:
         archive.dispose()
         drop()
+
+
+def test_jobs_table_columns_fit_long_study_ids(capsys):
+    """Study ids with a time (NORA's ``YYYYMMDDhhmmss``) and Slurm array ids keep the columns
+    aligned; a multi-line message stays on its job's line."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from nora_server.cli.batch_commands import _print_rows
+    when = datetime(2026, 11, 30, 7, 44)
+    _print_rows([SimpleNamespace(id=7, state="done", project="demo", subject="DEMO004",
+                                 study="20230815120000", batch_name="hello", scheduler="local",
+                                 scheduler_id="9323_4", submitted=when, message=None),
+                 SimpleNamespace(id=1234, state="error", project="a-long-project", subject="P1",
+                                 study=None, batch_name="a batch with a long name",
+                                 scheduler="slurm", scheduler_id="1234567_999",
+                                 submitted=when, message="job 1 failed:\nexit 3")])
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1].endswith("job 1 failed: exit 3")
+    for column in ("state", "project", "subject/study", "batch", "scheduler id", "submitted"):
+        at = header.index(column)
+        assert all(line[at - 2:at] == "  " and line[at] != " " for line in lines), column
+    assert lines[0].split()[3] == "DEMO004#20230815120000"
+    assert [line.split()[0] for line in lines] == ["7", "1234"]
