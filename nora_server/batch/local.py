@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from nora_server.batch.runner import now_iso, read_status, status_path, write_status
@@ -210,12 +211,16 @@ class LocalScheduler:
 
 def main(argv=None) -> None:
     """``python -m nora_server.batch.local SPEC INDEX``: one task, started by a lane."""
-    from nora_server.batch.runner import run_task
+    from nora_server.batch.resolve import MissingInputError
+    from nora_server.batch.runner import JobFailed, run_task
     spec, index = (argv or sys.argv[1:])[:2]
     try:
         run_task(spec, int(index))
-    except Exception:  # run_task wrote the status and printed the reason
-        import traceback
+    except (JobFailed, MissingInputError) as exc:  # run_task printed the reason
+        if exc.__cause__ is not None:  # a Python function job's own error: where it came from
+            traceback.print_exception(exc.__cause__)
+        sys.exit(1)
+    except Exception:  # not the batch's own failure: where it came from, for a bug report
         traceback.print_exc()
         sys.exit(1)
 

@@ -32,6 +32,9 @@ def test_jobs_run_in_order_per_subject(local_runner, storage):
     assert (storage / "proj/S002/20210101_ct/derived/ct.nii").read_text() == "CT S002"
     assert "t1*/s0*.nii" in rows["S001"].message
     assert not (storage / "proj" / "S001" / "20200101_mr" / "derived" / "length.txt").exists()
+    log = local_runner.log_text(rows["S001"].id)  # the reason, not a traceback of ours
+    assert "NORA batch error for S001" in log and "t1*/s0*.nii" in log
+    assert "Traceback" not in log
 
 
 def test_failure_in_a_later_job_stops_that_subject(local_runner, storage):
@@ -46,7 +49,7 @@ def test_failure_in_a_later_job_stops_that_subject(local_runner, storage):
     assert row.state == "error"
     assert "'boom'" in row.message and "status 3" in row.message
     log = local_runner.log_text(row.id)
-    assert "first step" in log and "about to fail" in log
+    assert "first step" in log and "about to fail" in log and "Traceback" not in log
     assert not (storage / "proj/S000/20200101_mr/never.txt").exists()
 
 
@@ -116,3 +119,15 @@ def test_task_started_before_its_spec_waits_for_it(storage, tmp_path):
     spec.dump(folder)
     assert task.wait(timeout=60) == 0
     assert read_status(status_path(spec_path, 0))["state"] == "done"
+
+
+def test_a_failing_function_job_logs_where_it_failed(local_runner, storage):
+    """A registered Python function's own error: the reason, then its traceback."""
+    targets = make_storage(storage, 1)
+    res = local_runner.launch(function_batch("nora.fail", s="segmentation diverged"), targets,
+                              project="proj")
+    row = wait_done(local_runner, res.launch_id, timeout=60)["S000"]
+    assert row.state == "error" and "segmentation diverged" in row.message
+    log = local_runner.log_text(row.id)
+    assert "NORA batch error for S000" in log
+    assert "Traceback" in log and "in fail" in log and "RuntimeError: segmentation" in log
