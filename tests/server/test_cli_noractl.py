@@ -85,3 +85,6 @@ def test_usage_errors(capsys):
     assert noractl.main([]) == 2
     assert noractl.main(["db", "sideways"]) == 2
     assert noractl.main(["--help"]) == 0
+    out = capsys.readouterr().out  # the commands handled before argparse are listed too
+    for command in ("start|stop|status dicom", "test slurm", "noractl demo"):
+        assert command in out, command
