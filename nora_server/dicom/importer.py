@@ -92,8 +92,15 @@ class ImportReport:
         """The studies (``PID#SID``) that received new series."""
         return sorted({p.ref for p in self.imported})
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to import was found: no DICOM series, no extra file, no error."""
+        return not (self.imported or self.skipped or self.errors or self.extras)
+
     def lines(self) -> list[str]:
         out = [f"imported {p.ref}/{p.folder} ({len(p.files)} files)" for p in self.imported]
+        if self.empty:
+            out.append("found no DICOM file")
         out += [f"skipped {s}: {why}" for s, why in self.skipped]
         out += [f"error {f}: {why}" for f, why in self.errors]
         out += [f"warning {p.ref}/{p.folder}: {w}" for p in self.imported for w in p.warnings]

@@ -73,6 +73,19 @@ def test_nora_import_missing_source_and_unknown_project(site, capsys):
     assert "project 'nope' does not exist" in capsys.readouterr().err
 
 
+def test_nora_import_of_a_folder_without_dicom_fails(site, tmp_path, capsys):
+    """The wrong folder: said, and a failure for the script that called nora."""
+    empty, other = tmp_path / "empty", tmp_path / "notes"
+    empty.mkdir()
+    other.mkdir()
+    (other / "notes.txt").write_text("not DICOM")
+    assert nora.main(["-p", "demo", "--import", str(empty)]) == 1
+    assert "found no DICOM file" in capsys.readouterr().err
+    assert nora.main(["-p", "demo", "--import", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "found no DICOM file" in err and "ignored 1 non-DICOM file" in err
+
+
 def test_autoexec_queue_without_queue_is_reported(site, oblique_series, capsys):
     rc = nora.main(["-p", "demo", "--import", str(oblique_series[0]), "--autoexec_queue"])
     assert rc == 1 and "no autoexecution queue" in capsys.readouterr().err
