@@ -17,7 +17,10 @@ def build_viewer(paths=(), *, show=True, desktop=True):
 
     viewer = napari.Viewer(title="napari-nora", show=show)
     for p in paths:
-        viewer.open(p, plugin="napari-nora")
+        try:
+            viewer.open(p, plugin="napari-nora")
+        except Exception as exc:  # noqa: BLE001 - one bad file must not keep out the others
+            _cannot_open(p, exc)
     # the demo archive is made on a first start without files; with files, an existing one
     dock = add_desktop(viewer, open_first=not paths, create=not paths) if desktop else None
     if not paths and dock is None:
@@ -28,6 +31,13 @@ def build_viewer(paths=(), *, show=True, desktop=True):
                                   area="right", tabify=True)
     size_first_window(viewer, dock)
     return viewer
+
+
+def _cannot_open(path, exc: Exception) -> None:
+    """Say why ``path`` did not open, in napari's notifications (printed on the terminal too)."""
+    from napari.utils.notifications import show_error
+
+    show_error(f"cannot open {exc}" if str(path) in str(exc) else f"cannot open {path}: {exc}")
 
 
 def main(argv=None) -> int:
