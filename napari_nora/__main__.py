@@ -11,14 +11,15 @@ import argparse
 def build_viewer(paths=(), *, show=True, desktop=True):
     import napari
 
+    from napari_nora.readers import get_reader
     from napari_nora.widgets.desktop import add_desktop, size_first_window
     from napari_nora.widgets.display_settings import DisplaySettings
     from napari_nora.widgets.workspace import WorkspaceWidget
 
     viewer = napari.Viewer(title="napari-nora", show=show)
     for p in paths:
-        try:
-            viewer.open(p, plugin="napari-nora")
+        try:  # ours where it reads the file, else napari's own readers (a PNG, a .csv of points)
+            viewer.open(p, plugin="napari-nora" if get_reader(str(p)) else "napari")
         except Exception as exc:  # noqa: BLE001 - one bad file must not keep out the others
             _cannot_open(p, exc)
     # the demo archive is made on a first start without files; with files, an existing one
@@ -37,7 +38,8 @@ def _cannot_open(path, exc: Exception) -> None:
     """Say why ``path`` did not open, in napari's notifications (printed on the terminal too)."""
     from napari.utils.notifications import show_error
 
-    show_error(f"cannot open {exc}" if str(path) in str(exc) else f"cannot open {path}: {exc}")
+    text = str(exc)  # our readers' errors start with the file's path
+    show_error(f"cannot open {text if text.startswith(f'{path}:') else f'{path}: {text}'}")
 
 
 def main(argv=None) -> int:

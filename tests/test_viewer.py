@@ -129,21 +129,26 @@ def test_main_command_builds_the_viewer(make_napari_viewer, tmp_path, ras_phanto
 
 def test_main_command_opens_the_files_after_one_that_fails(make_napari_viewer, tmp_path,
                                                           ras_phantom):
-    """``napari-nora bad.nii.gz good.nii.gz``: the bad file's error is shown, the good opens."""
+    """``napari-nora bad.nii.gz good.nii.gz photo.png``: the bad file's error is shown, the
+    others open."""
     from napari.utils.notifications import notification_manager
 
     from napari_nora.__main__ import build_viewer
 
+    import imageio.v3 as iio
+
     bad = tmp_path / "cut.nii.gz"
     bad.write_bytes(ras_phantom.read_bytes()[:300])  # a download that stopped early
+    photo = tmp_path / "photo.png"  # not ours: napari's own reader opens it
+    iio.imwrite(photo, np.zeros((8, 8), np.uint8))
     shown = []
     notification_manager.notification_ready.connect(shown.append)
     try:
-        viewer = build_viewer([str(bad), str(ras_phantom)], show=False)
+        viewer = build_viewer([str(bad), str(ras_phantom), str(photo)], show=False)
     finally:
         notification_manager.notification_ready.disconnect(shown.append)
     try:
-        assert [lyr.name for lyr in viewer.layers] == ["phantom"]
+        assert [lyr.name for lyr in viewer.layers] == ["phantom", "photo"]
         assert [n.message for n in shown if str(bad) in n.message] == \
             [f"cannot open {bad}: cannot read voxel data: Compressed file ended before the "
              "end-of-stream marker was reached"]
