@@ -128,7 +128,7 @@ def _import_main(argv) -> int:
         finally:
             bars.close()
         _print_report(report.lines())
-        failed = bool(report.errors) and not report.imported or report.empty
+        failed = (bool(report.errors) and not report.imported) or report.empty
         if a.autoexec_queue and report.refs:
             failed = not _autoexec(settings, archive, session, a.project, a.autoexec_queue,
                                    report.refs, wait=a.handle_job_result) or failed

@@ -27,17 +27,16 @@ from nora_server.config import (ConfigError, Settings, default_config_path, embe
                                 load_settings, write_settings)
 
 
+MORE = """\
+more commands (each with --help, e.g. noractl test slurm --help):
+  noractl start|stop|status dicom   the DICOM node (docs/dicom.md)
+  noractl test slurm                check the configured Slurm cluster end to end (docs/batch.md)
+  noractl demo                      a demo archive filled through the DICOM import"""
+
+
 def build_parser() -> Parser:
-    p = Parser(prog="noractl", description="napari-nora administration",
-               formatter_class=argparse.RawDescriptionHelpFormatter,
-               epilog="more commands (each with --help, e.g. noractl test slurm --help):\n"
-                      "  noractl start|stop|status dicom   the DICOM node (docs/dicom.md)\n"
-                      "  noractl test slurm                check the configured Slurm cluster "
-                      "end to end\n"
-                      "                                    (docs/batch.md)\n"
-                      "  noractl demo                      a demo archive filled through the "
-                      "DICOM import\n"
-                      "                                    (docs/desktop.md)")
+    p = Parser(prog="noractl", description="napari-nora administration", epilog=MORE,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="nora.toml (default: $NORA_CONFIG or "
                                     "~/.config/nora/nora.toml)")
     p.add_argument("-v", "--verbose", action="store_true")
