@@ -67,6 +67,8 @@ def export_meta(session, project: str, selector: str, json_pattern: str,
         raise ArchiveError("--keys is empty: give key sequences like '*.mask.volume'")
     ref = selector if selector not in ("", "*") else None
     rows: dict[tuple[str, str], dict] = {}
+    found: set[int] = set()  # the key sequences that gave a value
+    read = 0
     for info in session.select_files(project, json_pattern, ref=ref):
         name = info.path.rpartition("/")[2]
         name = name[:-5] if name.lower().endswith(".json") else name
@@ -75,9 +77,19 @@ def export_meta(session, project: str, selector: str, json_pattern: str,
         except (OSError, ValueError) as exc:
             log.warning("skipping %s: %s", info.abspath, exc)
             continue
+        read += 1
         row = rows.setdefault((info.subject, info.study), {})
-        for seq in seqs or [None]:
-            row.update(flatten(doc, name, seq))
+        for i, seq in enumerate(seqs or [None]):
+            values = flatten(doc, name, seq)
+            row.update(values)
+            if values:
+                found.add(i)
+    if not read:
+        log.warning("no JSON file matches %r in the studies %r selects", json_pattern, selector)
+    for i, seq in enumerate(seqs or []):  # a misspelt key is said, not an absent column
+        if read and i not in found:
+            log.warning("key sequence %r matched nothing in the %d JSON file(s)", ".".join(seq),
+                        read)
     columns = list(dict.fromkeys(k for r in rows.values() for k in r))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -109,6 +109,14 @@ def test_exportmeta(nora):
     rc, out, _ = nora("-p", "demo", "--exportmeta", "*", "META/radio*.json",
                       "--keys", "*.mask.volume,*.mask.diameter", user="reader")
     assert rc == 0 and lines(out)[1] == "P001,S1,20,3,,"
+    # a misspelt key or a pattern that finds no JSON: said on stderr, the CSV as it is
+    rc, out, err = nora("-p", "demo", "--exportmeta", "*", "META/radio*.json",
+                        "--keys", "*.mask.volume,*.mask.volumen")
+    assert rc == 0 and lines(out)[1].startswith("P001,S1,20")
+    assert "'*.mask.volumen' matched nothing" in err and "volume'" not in err
+    rc, out, err = nora("-p", "demo", "--exportmeta", "*", "META/radoi*.json")
+    assert rc == 0 and lines(out) == ["subject,study"]
+    assert "no JSON file matches 'META/radoi*.json'" in err
 
 
 def test_sql_csv_admin_only(nora):
