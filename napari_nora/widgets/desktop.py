@@ -165,17 +165,20 @@ def _scrolled(widget: QWidget) -> QScrollArea:
 
 
 def size_first_window(viewer, desktop) -> None:
-    """napari's first window leaves the views a sliver between its docks and the desktop: on a
-    first start (no window size saved; napari restores the user's window and docks) the window
-    takes 90% of the screen and the desktop a third of its width and two thirds of its height
-    (the workspace and display settings below)."""
+    """napari's window leaves the views a sliver between its docks and the desktop, and the
+    desktop a few rows below the workspace. On a first start (no window size saved) the window
+    takes 90% of the screen; on every start where napari does not restore the user's own docks
+    (its default), the desktop gets a third of the window's width and two thirds of its
+    column's height (the workspace and display settings below)."""
     from napari.settings import get_settings
 
-    if get_settings().application.window_size is not None:
-        return
+    app = get_settings().application
     window = viewer.window._qt_window
-    area = window.screen().availableGeometry()
-    window.resize(int(area.width() * 0.9), int(area.height() * 0.9))
+    if app.window_size is None:
+        area = window.screen().availableGeometry()
+        window.resize(int(area.width() * 0.9), int(area.height() * 0.9))
+    elif app.save_window_state and app.window_state:
+        return  # napari puts the docks back where the user left them
     dock = desktop
     while dock is not None and not isinstance(dock, QDockWidget):
         dock = dock.parentWidget()

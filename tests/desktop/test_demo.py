@@ -99,16 +99,25 @@ def test_main_command_opens_the_desktop_on_the_demo(demo_home, monkeypatch, qtbo
         viewer.close()
 
 
-def test_first_start_gives_the_views_room_beside_the_docks(demo_home, monkeypatch, qtbot,
-                                                          make_napari_viewer):
+@pytest.mark.parametrize("saved_size", [None, (1200, 900)], ids=["first", "later"])
+def test_a_start_gives_the_views_room_beside_the_docks(demo_home, monkeypatch, qtbot,
+                                                       make_napari_viewer, saved_size):
     """napari's first window left the three views slivers between its docks and the desktop
-    (60-70 px each): with no window size saved, the window takes 90% of the screen and the
-    desktop a third of its width (a long tab scrolls, it does not widen the dock) and most of
-    its column's height; the window fits the screen (docks' minimum heights made it taller)."""
+    (60-70 px each): with no window size saved, the window takes 90% of the screen; on that
+    start and every later one (napari restores the window's size, not its docks) the desktop
+    gets a third of its width (a long tab scrolls, it does not widen the dock) and most of its
+    column's height (it had 130 px on a later start); the window fits the screen (docks'
+    minimum heights made it taller)."""
+    from napari.settings import get_settings
+
     from napari_nora.__main__ import build_viewer
 
     monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
     monkeypatch.setenv("NORA_USER", "demo-admin")
+    app = get_settings().application  # a later start: napari restores the window's size
+    for name, value in [("first_time", saved_size is None), ("window_size", saved_size),
+                        ("window_position", saved_size and (0, 0))]:
+        monkeypatch.setattr(app, name, value)
     viewer = build_viewer(show=True)
     try:
         desktop = viewer.window.dock_widgets["NORA desktop"]
@@ -116,7 +125,8 @@ def test_first_start_gives_the_views_room_beside_the_docks(demo_home, monkeypatc
         qtbot.wait(200)
         window = viewer.window._qt_window
         screen = window.screen().availableGeometry()
-        assert window.width() >= 0.88 * screen.width()
+        if saved_size is None:
+            assert window.width() >= 0.88 * screen.width()
         assert window.frameGeometry().height() <= screen.height()
         assert desktop.width() <= window.width() // 3 + 20
         assert desktop.height() >= 0.5 * window.height()
