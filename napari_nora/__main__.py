@@ -12,7 +12,7 @@ def build_viewer(paths=(), *, show=True, desktop=True):
     import napari
 
     from napari_nora.readers import get_reader
-    from napari_nora.widgets.desktop import add_desktop, size_first_window
+    from napari_nora.widgets.desktop import add_desktop, size_window
     from napari_nora.widgets.display_settings import DisplaySettings
     from napari_nora.widgets.workspace import WorkspaceWidget
 
@@ -30,7 +30,7 @@ def build_viewer(paths=(), *, show=True, desktop=True):
     # the workspace shares a tabbed dock with the display settings: the desktop keeps its height
     viewer.window.add_dock_widget(WorkspaceWidget(viewer, layout="ortho"), name="Workspace",
                                   area="right", tabify=True)
-    size_first_window(viewer, dock)
+    size_window(viewer, dock)
     return viewer
 
 

@@ -13,10 +13,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import (QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QScrollArea,
-                            QTabWidget, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QTabWidget,
+                            QVBoxLayout, QWidget)
 
 from napari_nora.widgets.desktop_context import DesktopContext
+from napari_nora.widgets.qt_helpers import scrolled
 from napari_nora.widgets.workspace_links import unwrap
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class DesktopWidget(QWidget):
         for title, spec in TABS:
             widget = _factory(spec)(self.context)
             self.tools[title] = widget
-            self.tabs.addTab(_scrolled(widget), title)
+            self.tabs.addTab(scrolled(widget), title)
         row = QHBoxLayout()
         row.addWidget(QLabel("Project"))
         row.addWidget(self.projects, 1)
@@ -154,30 +155,25 @@ def add_desktop(viewer, *, open_first: bool = False, create: bool = True):
     return widget
 
 
-def _scrolled(widget: QWidget) -> QScrollArea:
-    """``widget`` in a scroll area: a tab with a long form (the batch tool) scrolls on a small
-    screen instead of widening the dock and squeezing the views."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(widget)
-    return area
-
-
-def size_first_window(viewer, desktop) -> None:
+def size_window(viewer, desktop) -> None:
     """napari's window leaves the views a sliver between its docks and the desktop, and the
     desktop a few rows below the workspace. On a first start (no window size saved) the window
-    takes 90% of the screen; on every start where napari does not restore the user's own docks
-    (its default), the desktop gets a third of the window's width and two thirds of its
-    column's height (the workspace and display settings below)."""
+    takes 90% of the screen; a saved size larger than the screen shrinks to it. On every start
+    where napari does not restore the user's own docks (its default), the desktop gets a third
+    of the window's width and two thirds of its column's height (the workspace and display
+    settings below)."""
     from napari.settings import get_settings
 
     app = get_settings().application
     window = viewer.window._qt_window
+    area = window.screen().availableGeometry()
     if app.window_size is None:
-        area = window.screen().availableGeometry()
         window.resize(int(area.width() * 0.9), int(area.height() * 0.9))
-    elif app.save_window_state and app.window_state:
+    else:  # a saved size larger than this screen (another screen, a window docks once grew)
+        frame = window.frameGeometry()
+        window.resize(min(window.width(), area.width() - (frame.width() - window.width())),
+                      min(window.height(), area.height() - (frame.height() - window.height())))
+    if app.window_size is not None and app.save_window_state and app.window_state:
         return  # napari puts the docks back where the user left them
     dock = desktop
     while dock is not None and not isinstance(dock, QDockWidget):

@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
                             QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from napari_nora import roi
+from napari_nora.widgets.qt_helpers import scrolled
 from napari_nora.widgets.roi_drawing import PENS, THRESHOLD_SOURCES, PenSettings, RoiDrawing
 from napari_nora.widgets.roi_layers import (adopt_roi, centre_of_gravity, describe, image_layers,
                                             index_to_world, is_roi, mask_of, new_roi, roi_layers,
@@ -42,7 +43,11 @@ class RoiTool(QWidget):
         self.stats_window = None
         self.archive_worker = self.last_archive_save = self.last_archive_error = None
         self.archive_saves = 0  # finished archive saves (saved or failed), for scripts and tests
-        layout = QVBoxLayout(self)
+        content = QWidget()  # scrolls: the tool is taller than a laptop's column of docks
+        layout = QVBoxLayout(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scrolled(content))
         layout.addWidget(self._build_create())
         layout.addWidget(self._build_list())
         layout.addWidget(self._build_pens())

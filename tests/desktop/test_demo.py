@@ -99,7 +99,8 @@ def test_main_command_opens_the_desktop_on_the_demo(demo_home, monkeypatch, qtbo
         viewer.close()
 
 
-@pytest.mark.parametrize("saved_size", [None, (1200, 900)], ids=["first", "later"])
+@pytest.mark.parametrize("saved_size", [None, (1200, 900), (1440, 1206)],
+                         ids=["first", "later", "saved-larger-than-the-screen"])
 def test_a_start_gives_the_views_room_beside_the_docks(demo_home, monkeypatch, qtbot,
                                                        make_napari_viewer, saved_size):
     """napari's first window left the three views slivers between its docks and the desktop
@@ -147,3 +148,23 @@ def test_desktop_opens_from_the_plugin_menu(demo_home, monkeypatch, make_napari_
     assert widget.context.project == "demo" and widget.context.viewer is viewer
     assert list(widget.tools) == ["Browser", "Autoloader", "Upload", "Batch", "Jobs", "PACS"]
     widget.wait()
+
+
+def test_the_roi_tool_beside_the_desktop_keeps_the_window_on_the_screen(
+        demo_home, monkeypatch, qtbot, make_napari_viewer):
+    """The ROI tool docked under the desktop and the workspace made the window taller than the
+    screen (its views' sliders and the status bar below the screen's edge); it scrolls now."""
+    from napari_nora.__main__ import build_viewer
+
+    monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
+    monkeypatch.setenv("NORA_USER", "demo-admin")
+    viewer = build_viewer(show=True)
+    try:
+        desktop = viewer.window.dock_widgets["NORA desktop"]
+        wait_for(qtbot, desktop, lambda: len(viewer.layers) == 1)
+        viewer.window.add_plugin_dock_widget("napari-nora", "ROI tool")
+        qtbot.wait(300)
+        window = viewer.window._qt_window
+        assert window.frameGeometry().height() <= window.screen().availableGeometry().height()
+    finally:
+        viewer.close()
