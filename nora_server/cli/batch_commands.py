@@ -113,9 +113,10 @@ def _launch_request(session, a) -> tuple[dict, dict]:
         raise UsageError(f"nora: error: cannot read --launchfile: {exc}") from None
     try:
         doc = json.loads(text)
-    except ValueError:
-        if a.launch is None:
-            raise UsageError(f"nora: error: {a.launchfile} is not valid JSON") from None
+    except ValueError as exc:  # where it broke: "line 2 column 49"
+        if a.launch is None or text.lstrip().startswith(("{", "[")):
+            where = a.launchfile if a.launch is None else "--launch"
+            raise UsageError(f"nora: error: {where} is not valid JSON: {exc}") from None
         doc = text.strip()  # the name of a saved batch
     selection: dict = {}
     if isinstance(doc, dict) and "jobs" not in doc and "batch" in doc:

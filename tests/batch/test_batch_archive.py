@@ -130,6 +130,15 @@ def test_invalid_batch_is_a_clear_error(tmp_path, monkeypatch, capsys):
         assert nora_main(["-p", "demo", "--launch", '{"jobs": [{"type": "bash", '
                           '"code": "cp $f1 $o1"}]}']) == 1
         assert "$f1" in capsys.readouterr().err
+        # broken JSON: where it broke, for a file and for --launch (not "no saved batch")
+        bad = tmp_path / "bad.json"
+        bad.write_text('{"name": "x", "jobs": [\n {"name": "a", "code": "echo",}]}')
+        from nora_server.cli import nora
+        assert nora.main(["-p", "demo", "--launchfile", str(bad)]) == 2
+        assert f"{bad} is not valid JSON: " in capsys.readouterr().err
+        assert nora.main(["-p", "demo", "--launch", bad.read_text()]) == 2
+        assert "--launch is not valid JSON: Expecting property name enclosed in double " \
+               "quotes: line 2 column" in capsys.readouterr().err
     finally:
         archive.dispose()
         drop()
