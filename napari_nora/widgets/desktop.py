@@ -71,9 +71,17 @@ class DesktopWidget(QWidget):
         self.projects.setToolTip("Projects you have a role on")
         self.tabs = QTabWidget()
         self.tools: dict[str, QWidget] = {}
+        from nora_server.config import ConfigError
+
         for title, spec in TABS:
-            widget = _factory(spec)(self.context)
-            self.tools[title] = widget
+            try:
+                widget = _factory(spec)(self.context)
+            except ConfigError as exc:  # a wrong nora.toml section: said there, the rest works
+                widget = QLabel(f"{title} is not available: {exc}")
+                widget.setWordWrap(True)
+                widget.setAlignment(Qt.AlignmentFlag.AlignTop)
+            else:
+                self.tools[title] = widget
             self.tabs.addTab(scrolled(widget), title)
         row = QHBoxLayout()
         row.addWidget(QLabel("Project"))

@@ -48,6 +48,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nora_server.config import ConfigError
+
 
 @dataclass(frozen=True)
 class RemoteNode:
@@ -125,17 +127,27 @@ class DicomSettings:
 
     @classmethod
     def from_mapping(cls, config: dict, *, storage_root: Path | None = None) -> "DicomSettings":
-        """Build from the parsed ``nora.toml`` (the whole document)."""
+        """Build from the parsed ``nora.toml`` (the whole document); a wrong or missing value
+        raises :class:`DicomConfigError`, which says which."""
+        try:
+            return cls._from_mapping(config, storage_root)
+        except DicomConfigError:
+            raise
+        except (TypeError, ValueError, AttributeError, re.error) as exc:
+            raise DicomConfigError(f"[dicom] or [pacs] in nora.toml: {exc}") from None
+
+    @classmethod
+    def _from_mapping(cls, config: dict, storage_root: Path | None) -> "DicomSettings":
         d = dict(config.get("dicom", {}))
         pacs = {}
         for name, node in (config.get("pacs") or {}).items():
             _require(node, ("ae_title", "host", "port"), f"[pacs.{name}]")
             retrieve = str(node.get("retrieve", "move")).lower()
             if retrieve not in ("move", "get"):
-                raise ValueError(f"[pacs.{name}] retrieve must be 'move' or 'get', "
-                                 f"not {retrieve!r}")
+                raise DicomConfigError(f"[pacs.{name}] retrieve must be 'move' or 'get', "
+                                       f"not {retrieve!r}")
             pacs[name] = RemoteNode(name, str(node["ae_title"]), str(node["host"]),
-                                    int(node["port"]), retrieve)
+                                    _number(node, "port", None, int, f"[pacs.{name}]"), retrieve)
         peers = []
         for i, p in enumerate(d.get("peers", [])):
             _require(p, ("ae_title", "host"), f"[[dicom.peers]] entry {i + 1}")
@@ -150,8 +162,9 @@ class DicomSettings:
             spool = Path(storage_root) / ".dicom-spool"
         return cls(
             ae_title=str(d.get("ae_title", "NORA")), host=str(d.get("host", "127.0.0.1")),
-            port=int(d.get("port", 11112)), spool=Path(spool) if spool else None,
-            quiet_seconds=float(d.get("quiet_seconds", 30)), open=bool(d.get("open", False)),
+            port=_number(d, "port", 11112, int, "[dicom]"), spool=Path(spool) if spool else None,
+            quiet_seconds=_number(d, "quiet_seconds", 30, float, "[dicom]"),
+            open=bool(d.get("open", False)),
             fsync=bool(d.get("fsync", True)),
             default_project=d.get("default_project"), keep_dicom=bool(d.get("keep_dicom", False)),
             compress=bool(d.get("compress", False)), user=d.get("user"), peers=peers,
@@ -187,10 +200,23 @@ class DicomSettings:
         return self.default_project
 
 
+def _number(mapping, key: str, default, kind, where: str):
+    value = mapping.get(key, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise DicomConfigError(f"{where} {key} = {value!r} in nora.toml is not "
+                               f"{'an integer' if kind is int else 'a number'}") from None
+
+
+class DicomConfigError(ConfigError, ValueError):
+    """A wrong or missing value in the ``[dicom]``/``[pacs.*]`` sections of ``nora.toml``."""
+
+
 def _require(mapping, keys, where):
     missing = [k for k in keys if k not in mapping]
     if missing:
-        raise ValueError(f"{where} in nora.toml lacks {', '.join(missing)}")
+        raise DicomConfigError(f"{where} in nora.toml lacks {', '.join(missing)}")
 
 
 def _addresses(host: str) -> set[str]:

@@ -225,3 +225,25 @@ def test_drop_on_canvas_as_roi_and_study_rows_with_pattern(make_desktop, volumes
     assert roi.data.dtype == np.uint8 and int(roi.data.sum()) == 1
     np.testing.assert_allclose(roi.data_to_world(np.argwhere(roi.data)[0]),
                                image.data_to_world(np.argwhere(image.data > 100)[0]))
+
+
+def test_a_wrong_dicom_section_leaves_the_rest_of_the_desktop_working(make_napari_viewer, demo):
+    """``[dicom] port = "abc"`` in nora.toml: the PACS tab says so, the other tabs work (the
+    whole desktop failed to open)."""
+    from nora_server.config import Settings
+    from napari_nora.widgets.desktop import DesktopWidget
+    from napari_nora.widgets.desktop_context import DesktopContext
+
+    settings = Settings("sqlite://", demo.storage, sections={"dicom": {"port": "abc"}})
+    viewer = make_napari_viewer()
+    desktop = DesktopWidget(viewer, context=DesktopContext(demo.session("owner"), settings,
+                                                           viewer=viewer), project="demo")
+    try:
+        desktop.wait()
+        assert "PACS" not in desktop.tools and desktop.tools["Browser"].model.rowCount() > 0
+        pacs = desktop.tabs.widget([desktop.tabs.tabText(i) for i in
+                                    range(desktop.tabs.count())].index("PACS")).widget()
+        assert pacs.text() == ("PACS is not available: [dicom] port = 'abc' in nora.toml is not "
+                               "an integer")
+    finally:
+        desktop.wait()

@@ -193,3 +193,18 @@ def test_a_node_no_peer_may_send_to_says_so_at_start(tmp_path, monkeypatch, node
         assert json.loads(capsys.readouterr().out)["accepts"] == []
     finally:
         assert noractl.main(["stop", "dicom"]) == 0
+
+
+def test_a_wrong_dicom_value_in_nora_toml_is_named(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "nora.toml"
+    monkeypatch.setenv("NORA_CONFIG", str(config))
+    assert noractl.main(["init", str(tmp_path / "site"), "--admin", "admin"]) == 0
+    config.write_text(config.read_text() + '\n[dicom]\nport = "abc"\n')
+    capsys.readouterr()
+    assert noractl.main(["status", "dicom"]) == 1
+    assert capsys.readouterr().err == \
+        "noractl: error: [dicom] port = 'abc' in nora.toml is not an integer\n"
+    config.write_text(config.read_text().replace('port = "abc"', "port = 11112\n[pacs.x]\n"
+                                                 'ae_title = "X"\nhost = "h"\n'))
+    assert nora.main(["pacs", "echo", "x"]) == 1
+    assert "[pacs.x] in nora.toml lacks port" in capsys.readouterr().err
