@@ -13,11 +13,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QTabWidget,
-                            QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout,
+                            QWidget)
 
 from napari_nora.widgets.desktop_context import DesktopContext
-from napari_nora.widgets.qt_helpers import scrolled
+from napari_nora.widgets.qt_helpers import dock_of, scrolled, share_column
 from napari_nora.widgets.workspace_links import unwrap
 
 if TYPE_CHECKING:
@@ -183,22 +183,7 @@ def size_window(viewer, desktop) -> None:
                       min(window.height(), area.height() - (frame.height() - window.height())))
     if app.window_size is not None and app.save_window_state and app.window_state:
         return  # napari puts the docks back where the user left them
-    dock = desktop
-    while dock is not None and not isinstance(dock, QDockWidget):
-        dock = dock.parentWidget()
+    dock = dock_of(desktop)
     if dock is not None:
         window.resizeDocks([dock], [window.width() // 3], Qt.Orientation.Horizontal)
-        QTimer.singleShot(0, lambda: _share_column(window, dock, 2 / 3))  # once it is laid out
-
-
-def _share_column(window, dock, fraction: float) -> None:
-    """Give ``dock`` that ``fraction`` of its column's height, the docks shown below or above it
-    the rest (Qt resizes one dock of a column only a little)."""
-    area = window.dockWidgetArea(dock)
-    others = [d for d in window.findChildren(QDockWidget) if d is not dock and d.isVisible()
-              and not d.isFloating() and window.dockWidgetArea(d) == area]
-    if others:
-        height = sum(d.height() for d in (dock, *others))
-        rest = int(height * (1 - fraction)) // len(others)
-        window.resizeDocks([dock, *others], [height - rest * len(others)] + [rest] * len(others),
-                           Qt.Orientation.Vertical)
+        QTimer.singleShot(0, lambda: share_column(window, dock, 2 / 3))  # once it is laid out

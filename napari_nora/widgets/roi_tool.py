@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem,
                             QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from napari_nora import roi
-from napari_nora.widgets.qt_helpers import scrolled
+from napari_nora.widgets.qt_helpers import dock_of, scrolled, share_column
 from napari_nora.widgets.roi_drawing import PENS, THRESHOLD_SOURCES, PenSettings, RoiDrawing
 from napari_nora.widgets.roi_layers import (adopt_roi, centre_of_gravity, describe, image_layers,
                                             index_to_world, is_roi, mask_of, new_roi, roi_layers,
@@ -43,11 +43,11 @@ class RoiTool(QWidget):
         self.stats_window = None
         self.archive_worker = self.last_archive_save = self.last_archive_error = None
         self.archive_saves = 0  # finished archive saves (saved or failed), for scripts and tests
-        content = QWidget()  # scrolls: the tool is taller than a laptop's column of docks
+        self._content = content = QWidget()  # scrolls: taller than a laptop's column of docks
+        self._sized = False
         layout = QVBoxLayout(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scrolled(content))
         layout.addWidget(self._build_create())
         layout.addWidget(self._build_list())
         layout.addWidget(self._build_pens())
@@ -56,6 +56,7 @@ class RoiTool(QWidget):
         stats.clicked.connect(self.show_stats)
         layout.addWidget(stats)
         layout.addStretch(1)
+        outer.addWidget(scrolled(content, keep_width=True))  # once the form is built
         viewer.layers.events.inserted.connect(self._on_layers_changed)
         viewer.layers.events.removed.connect(self._on_layers_changed)
         viewer.layers.selection.events.active.connect(self._on_active_changed)
@@ -64,6 +65,20 @@ class RoiTool(QWidget):
         self.settings.events.connect(self._on_settings_changed)
         self._on_layers_changed()
         roi_tool_opened(viewer, self)  # the workspace's space and Ctrl-Z reach this tool
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._sized:  # docked: room for the whole form, at most 60% of the column
+            self._sized = True
+            QTimer.singleShot(0, self._take_room)
+
+    def _take_room(self) -> None:
+        dock = dock_of(self)
+        window = dock.parentWidget() if dock is not None else None
+        if window is None or dock.isFloating() or not hasattr(window, "resizeDocks"):
+            return
+        wanted = self._content.sizeHint().height() + dock.height() - self.height()
+        share_column(window, dock, min(0.6, wanted / max(window.height(), 1)))
 
     # -- building ------------------------------------------------------------------------------
     def _build_create(self):

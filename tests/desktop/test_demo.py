@@ -153,7 +153,8 @@ def test_desktop_opens_from_the_plugin_menu(demo_home, monkeypatch, make_napari_
 def test_the_roi_tool_beside_the_desktop_keeps_the_window_on_the_screen(
         demo_home, monkeypatch, qtbot, make_napari_viewer):
     """The ROI tool docked under the desktop and the workspace made the window taller than the
-    screen (its views' sliders and the status bar below the screen's edge); it scrolls now."""
+    screen (its views' sliders and the status bar below the screen's edge); it scrolls now, up
+    and down only, and takes up to 60% of its column when it opens."""
     from napari_nora.__main__ import build_viewer
 
     monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
@@ -162,9 +163,13 @@ def test_the_roi_tool_beside_the_desktop_keeps_the_window_on_the_screen(
     try:
         desktop = viewer.window.dock_widgets["NORA desktop"]
         wait_for(qtbot, desktop, lambda: len(viewer.layers) == 1)
-        viewer.window.add_plugin_dock_widget("napari-nora", "ROI tool")
+        dock, tool = viewer.window.add_plugin_dock_widget("napari-nora", "ROI tool")
         qtbot.wait(300)
         window = viewer.window._qt_window
         assert window.frameGeometry().height() <= window.screen().availableGeometry().height()
+        # the room the other docks' minimum heights leave (it had 89 px), never narrower than
+        # its form
+        assert dock.height() >= 300
+        assert tool.width() >= tool._content.minimumSizeHint().width()
     finally:
         viewer.close()
