@@ -85,7 +85,8 @@ def export_meta(session, project: str, selector: str, json_pattern: str,
             if values:
                 found.add(i)
     if not read:
-        log.warning("no JSON file matches %r in the studies %r selects", json_pattern, selector)
+        log.warning("no readable JSON file matches %r in the studies %r selects", json_pattern,
+                    selector)
     for i, seq in enumerate(seqs or []):  # a misspelt key is said, not an absent column
         if read and i not in found:
             log.warning("key sequence %r matched nothing in the %d JSON file(s)", ".".join(seq),

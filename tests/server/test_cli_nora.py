@@ -116,7 +116,7 @@ def test_exportmeta(nora):
     assert "'*.mask.volumen' matched nothing" in err and "volume'" not in err
     rc, out, err = nora("-p", "demo", "--exportmeta", "*", "META/radoi*.json")
     assert rc == 0 and lines(out) == ["subject,study"]
-    assert "no JSON file matches 'META/radoi*.json'" in err
+    assert "no readable JSON file matches 'META/radoi*.json'" in err
 
 
 def test_sql_csv_admin_only(nora):
