@@ -100,7 +100,7 @@ def test_event_loop_ticks_while_100k_studies_load_and_filter(big, qtbot):
 def test_event_loop_ticks_during_a_dicom_import(make_desktop, qtbot, demo, tmp_path):
     _, desktop = make_desktop("owner")
     up = desktop.tools["Upload"]
-    for n in range(3):
+    for n in range(8):  # long enough to matter on a fast machine (3 series took 47 ms)
         dicom_series(tmp_path / "dcm" / f"series{n}", patient="TICK01")
     up.add_paths([tmp_path / "dcm"])
     desktop.wait()
@@ -113,4 +113,5 @@ def test_event_loop_ticks_during_a_dicom_import(make_desktop, qtbot, demo, tmp_p
     ticks, gap = ticker.report(t0, t1)
     ticker.timer.stop()
     assert "imported TICK01#20240315101500" in up.log.toPlainText()
-    assert responsive(gap, t1 - t0) and ticks >= 5, (ticks, gap, t1 - t0)
+    # the 10 ms timer ran at least a third of the times it could (a frozen loop: never)
+    assert responsive(gap, t1 - t0) and ticks >= max(3, (t1 - t0) / 0.030), (ticks, gap, t1 - t0)
