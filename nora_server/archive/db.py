@@ -35,6 +35,12 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.close()
 
 
+def in_memory(url) -> bool:
+    """An in-memory SQLite URL: each connection has its own, empty database."""
+    u = make_url(url)
+    return u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:")
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for ``sqlite:///path`` or ``mysql+pymysql://...`` with the archive's settings.
 
@@ -43,7 +49,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
+        if not in_memory(u):
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(u, **kwargs)

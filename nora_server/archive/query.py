@@ -35,6 +35,7 @@ from sqlalchemy import (String, and_, cast, distinct, exists, false, func, or_, 
                         true, union)
 
 from nora_server.archive.dateterms import prefix_range
+from nora_server.archive.db import in_memory
 from nora_server.archive.errors import FilterError, PermissionDenied
 from nora_server.archive.filters import Filter, Term, parse
 from nora_server.archive.models import File, FileTag, Study, StudyTag, Subject, SubjectTag
@@ -400,8 +401,7 @@ class QueryMixin:
                 .join(Study, Study.subject_id == Subject.id)
                 .where(Subject.project_id == proj.id, where))
         n = offset + limit
-        url = self.engine.url  # an in-memory SQLite database is one per connection: no helper
-        alone = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        alone = in_memory(self.engine.url)  # a helper connection would see an empty database
         with ThreadPoolExecutor(1) as pool:
             counted = None if alone else pool.submit(self._scalar, count)
             with self.engine.connect() as conn:

@@ -229,9 +229,8 @@ def status(config: str | None) -> dict:
     _, dicom = load(config)
     out = {"ae_title": dicom.ae_title, "host": dicom.host, "port": dicom.port,
            "spool": str(dicom.spool), "pid": running_pid(dicom),
-           "accepts": "any AE title and host" if dicom.open else sorted(  # not our own C-ECHO
-               f"{ae}@{ip}" for ae, ip in dicom.accepted_peers()
-               if (ae, ip) != (dicom.ae_title, "127.0.0.1"))}
+           "accepts": "any AE title and host" if dicom.open else sorted(
+               f"{ae}@{ip}" for ae, ip in dicom.configured_peers())}
     if dicom.spool is not None and Path(dicom.spool).is_dir():
         root = Path(dicom.spool)
         for part in ("incoming", "ready", "failed"):

@@ -173,14 +173,15 @@ class DicomSettings:
             policies={str(k): ProjectPolicy.from_mapping(v)
                       for k, v in (d.get("policies") or {}).items()})
 
+    def configured_peers(self) -> set[tuple[str, str]]:
+        """(AE title, IP address) pairs of the peers and PACS nodes in ``nora.toml``."""
+        return {(p.ae_title, ip) for p in [*self.peers, *self.pacs.values()]
+                for ip in _addresses(p.host)}
+
     def accepted_peers(self) -> set[tuple[str, str]]:
-        """(AE title, IP address) pairs allowed to connect: peers, PACS nodes, and our own AE
-        title from loopback (local tools such as ``noractl start``'s C-ECHO)."""
-        out = {(self.ae_title, "127.0.0.1")}
-        for p in [*self.peers, *self.pacs.values()]:
-            for ip in _addresses(p.host):
-                out.add((p.ae_title, ip))
-        return out
+        """(AE title, IP address) pairs allowed to connect: the configured peers, and our own
+        AE title from loopback (local tools such as ``noractl start``'s C-ECHO)."""
+        return self.configured_peers() | {(self.ae_title, "127.0.0.1")}
 
     def node(self, name: str) -> RemoteNode:
         try:
