@@ -243,7 +243,7 @@ class BatchToolWidget(QWidget):
     def _launched(self, result) -> None:
         self.last_launch = result
         self.launch_button.setEnabled(True)
-        self._say(f"launched {len(result.job_ids)} job(s) on {self.executor.currentText()} "
+        self._say(f"launched {result.count} job(s) on {self.executor.currentText()} "
                   f"(launch {result.launch_id[:8]}); see the job monitor")
         self.context.jobs_changed.emit(self.context.project or "")
 

@@ -333,7 +333,7 @@ class JobMonitorWidget(QWidget):
         jobs = self.selected_jobs() or [r for r in self.model.rows if r["state"] in jc.FAILED]
         return self.tasks.run(jc.rerun_failed, self.context, jobs,
                               done=lambda res: self._acted(
-                                  f"re-launched {sum(len(r.job_ids) for r in res)} job(s)"),
+                                  f"re-launched {sum(r.count for r in res)} job(s)"),
                               error=lambda e: self.message.setText(f"re-run failed: {e}"))
 
     def _acted(self, text: str) -> None:

@@ -58,13 +58,27 @@ WALK_SLACK = 64  # rows past a page's end read with it: the last subject's studi
 MANY_OWNERS = 10_000  # a tag with this many owners is walked in subject order (MariaDB)
 
 _job_filter: Callable[[str], object] | None = None
+_job_rows: Callable[[object], object] | None = None
 
 
-def register_job_filter(builder: Callable[[str], object] | None) -> None:
+def register_job_filter(builder: Callable[[str], object] | None,
+                        job_rows: Callable[[object], object] | None = None) -> None:
     """Let the batch runner answer ``JOB:`` terms: ``builder(states)`` gets the letters
-    (``"e"``, ``"qr"``...) and returns an SQL clause on ``Study.id``/``Subject.id``."""
-    global _job_filter
-    _job_filter = builder
+    (``"e"``, ``"qr"``...) and returns an SQL clause on ``Study.id``/``Subject.id``;
+    ``job_rows(engine)`` writes the job rows of launches still waiting for them."""
+    global _job_filter, _job_rows
+    _job_filter, _job_rows = builder, job_rows
+
+
+def has_job_term(bars: dict[str, str] | None) -> bool:
+    return any(text and "job:" in text.lower() for text in (bars or {}).values())
+
+
+def job_rows_current(engine) -> None:
+    """Before a query with a ``JOB:`` term: the batch runner writes the job rows of the
+    launches that wait for them (:mod:`nora_server.batch.jobtable`), so the term sees them."""
+    if (_job_filter or _load_job_filter()) is not None and _job_rows is not None:
+        _job_rows(engine)
 
 
 BATCH_LINK = "nora_server.batch.archive_link"
@@ -340,6 +354,8 @@ class QueryMixin:
                       level: str = "study") -> int:
         """How many rows :meth:`studies` would return."""
         proj = self._project(project)
+        if has_job_term(bars):
+            job_rows_current(self.engine)
         with self.engine.connect() as conn:
             return self._count(conn, proj, bars_clause(bars, identity=proj.can("identity"),
                                                        project_id=proj.id), level)
@@ -363,6 +379,8 @@ class QueryMixin:
         """
         proj = self._project(project)
         filtered = any(text and text.strip() for text in (bars or {}).values())
+        if has_job_term(bars):
+            job_rows_current(self.engine)
         if count and filtered and limit and limit <= PAGE_BY_IDS:
             column = ALIASES.get(order.lower(), order.lower()) if order else "id"
             if level == "study" and column == "id" and not descending \

@@ -19,6 +19,7 @@ from nora_server.archive.errors import NotFound
 from nora_server.archive.models import Study, StudyTag, Subject, SubjectTag
 from nora_server.archive.names import split_ref
 from nora_server.archive.query import register_job_filter
+from nora_server.batch.jobtable import write_pending
 from nora_server.batch.model import BatchError, parse_batch
 from nora_server.batch.resolve import StudyInfo, Target
 from nora_server.batch.tables import GridJob
@@ -291,7 +292,8 @@ def launch_autoexec(session, project: str, refs, queue: str = "DEFAULT", *, sett
 
 def job_clause(letters: str):
     """SQL clause on Study.id / Subject.id: the latest grid job of the study (or subject) is in
-    one of the states ``letters`` (q queued, r running, e error, c cancelled, d done)."""
+    one of the states ``letters`` (q queued, r running, e error, c cancelled, d done). The
+    archive writes the job rows of launches waiting for them first (``write_pending``)."""
     states = [JOB_LETTERS[c] for c in letters.lower() if c in JOB_LETTERS]
     latest = select(func.max(GridJob.id)).group_by(GridJob.subject_id, GridJob.study_id)
     hit = (GridJob.id.in_(latest), GridJob.state.in_(states))
@@ -302,4 +304,4 @@ def job_clause(letters: str):
 
 def install_job_filter() -> None:
     """Let the archive's filter bars answer ``JOB:q|r|e`` (call once per process)."""
-    register_job_filter(job_clause)
+    register_job_filter(job_clause, write_pending)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, or_, select
 
+from nora_server.batch.jobtable import launch_job_ids, write_pending
 from nora_server.batch.model import BatchError
 from nora_server.batch.states import ACTIVE
 from nora_server.batch.tables import (BatchLaunch, GridJob, job_columns, scheduler_id,
@@ -34,7 +35,20 @@ def _tail(path: str, limit: int | None) -> str:
 
 
 class JobViews:
+    """Reads of the job table. Each view that may show a launch's jobs first writes the rows
+    of launches recorded without them yet (:func:`jobtable.write_pending`); a job id exists
+    only once its row does."""
     engine = None
+
+    def write_pending(self) -> int:
+        """Write the job rows of the launches still waiting for them; how many launches."""
+        return write_pending(self.engine)
+
+    def launch_job_ids(self, launch_id: str) -> list[int]:
+        """Ids of a launch's jobs in the job table, in target order."""
+        self.write_pending()
+        with self.engine.connect() as conn:
+            return launch_job_ids(conn, launch_id)
 
     def jobs(self, *, project: str | None = None, states=None, launch_id: str | None = None,
              include_done: bool = False, subjects=None, search: str | None = None,
@@ -43,6 +57,7 @@ class JobViews:
         leave the view; failed and cancelled ones stay. ``subjects``: pseudonyms; ``search``:
         a piece of the subject, study, batch name, scheduler id or message; ``ids``: only
         these jobs."""
+        self.write_pending()
         q = with_launch(select(*job_columns()))
         if ids is not None:
             q = q.where(GridJob.id.in_(list(ids)))
@@ -69,6 +84,7 @@ class JobViews:
 
     def active_schedulers(self, project: str | None = None) -> list[str]:
         """Scheduler kinds (``local``, ``slurm``) with queued or running jobs (of ``project``)."""
+        self.write_pending()
         q = select(GridJob.scheduler).where(GridJob.state.in_(ACTIVE)).distinct()
         if project:
             q = q.where(GridJob.project == project)
@@ -107,6 +123,7 @@ class JobViews:
     def launches(self, *, project: str | None = None, launch_id: str | None = None,
                  limit: int | None = 100) -> list[dict]:
         """Recent launches, newest first, with the count of their jobs in each state."""
+        self.write_pending()
         q = select(BatchLaunch.id, BatchLaunch.project, BatchLaunch.user, BatchLaunch.name,
                    BatchLaunch.scheduler, BatchLaunch.parent_id, BatchLaunch.created)
         if project:
@@ -132,6 +149,7 @@ class JobViews:
         """Job markers for the subject/study table: for every subject (``"PID"``, jobs run per
         subject) and study (``"PID#SID"``, jobs run per study), its latest job's state, id,
         batch name and message. The same "latest job" rule as the ``JOB:q|r|e`` filter."""
+        self.write_pending()
         latest = (select(func.max(GridJob.id)).where(GridJob.project == project)
                   .group_by(GridJob.subject, GridJob.study))
         with self.engine.connect() as conn:

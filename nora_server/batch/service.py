@@ -10,22 +10,25 @@ job's record, markers, logs) are in :mod:`nora_server.batch.jobviews`, mixed in 
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
 
 from nora_server.archive.models import utcnow
-from nora_server.batch.jobtable import insert_rows, row_ids, set_scheduler_ids
+from nora_server.batch.jobtable import write_launch_rows
 from nora_server.batch.jobviews import JobViews
 from nora_server.batch.model import BatchError, check_resources, parse_batch
 from nora_server.batch.runner import LaunchSpec, status_path
-from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable, task_logs
-from nora_server.batch.tables import BatchLaunch, GridJob, scheduler_id, with_launch
+from nora_server.batch.states import ACTIVE, FINAL, Resources, SchedulerUnavailable
+from nora_server.batch.tables import (BatchLaunch, GridJob, LaunchTargets, scheduler_id,
+                                      with_launch)
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LaunchResult:
     launch_id: str
-    job_ids: list[int]          # gridjobs ids, in target order
+    count: int                  # jobs launched: one per target
     scheduler_ids: list[str]
+    runner: BatchRunner = field(repr=False, compare=False)
+
+    @cached_property
+    def job_ids(self) -> list[int]:
+        """The jobs' ids in the job table, in target order (writes the launch's rows if no
+        reader did yet)."""
+        return self.runner.launch_job_ids(self.launch_id)
 
 
 @dataclass
@@ -113,16 +123,18 @@ class BatchRunner(JobViews):
     # -- launch ------------------------------------------------------------------------
     def launch(self, batch_doc: dict, targets, *, project: str, resources: dict | None = None,
                parent_id: str | None = None) -> LaunchResult:
-        """Submit ``batch_doc`` for every target as ONE array; returns the new job ids.
+        """Submit ``batch_doc`` for every target as ONE array; returns the LaunchResult.
 
         While the scheduler takes the submission (sbatch waits on slurmctld), the launch's spec
-        is written and the launch record and its rows go into the job table (one statement for
-        the rows); once it answered, the launch row gets the array's job-id prefix, or the rows
-        are marked ``error`` if it failed (then the error is raised), and the transaction
-        commits. A scheduler that has not answered within ``OVERLAP_S`` has the transaction
-        rolled back and written again after its answer (SQLite would hold the archive's write
-        lock). If the spec or the database fails, the submitted jobs are cancelled: no
-        half-written launch, no job the table does not know."""
+        is written and the launch goes into the job table with its targets (one row each);
+        once it answered, the launch row gets the array's job-id prefix, or the job rows are
+        written in state ``error`` if it failed (then the error is raised), and the transaction
+        commits. The job rows of a launch that went well are written after it returns, by the
+        first reader of the job table (:mod:`nora_server.batch.jobtable`). A scheduler that
+        has not answered within ``OVERLAP_S`` has the transaction rolled back and written again
+        after its answer (SQLite would hold the archive's write lock). If the spec or the
+        database fails, the submitted jobs are cancelled: no half-written launch, no job the
+        table does not know."""
         batch = parse_batch(batch_doc)
         targets = list(targets)
         if not targets:
@@ -131,7 +143,7 @@ class BatchRunner(JobViews):
             raise BatchError(f"batch {batch.name!r} runs per study: select studies, not subjects")
         res = self.resources(batch.resources, resources)
         launch_id = uuid.uuid4().hex
-        folder = self.folder / project / launch_id
+        folder = (self.folder / project / launch_id).absolute()  # rows may be written elsewhere
         spec = LaunchSpec(launch_id, batch.to_dict(), targets, self.files, self.registrar,
                           self.job_env)
         spec_path = folder / "spec.pkl"
@@ -142,34 +154,36 @@ class BatchRunner(JobViews):
         except Exception as exc:  # noqa: BLE001 - recorded in the job table, then raised
             started = exc
 
-        def record(conn) -> list[int]:  # the launch and its rows, in the open transaction
-            conn.execute(insert(BatchLaunch), [{
-                "id": launch_id, "project": project, "user": self.user, "name": batch.name,
-                "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
-                "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
-                "created": now}])
-            first = insert_rows(conn, {"launch_id": launch_id, "project": project,
-                                       "batch_name": batch.name, "state": "queued",
-                                       "scheduler": self.scheduler.kind, "submitted": now},
-                                [(t.subject, t.study, t.subject_key, t.study_key)
-                                 for t in targets],
-                                str(status_path(spec_path, 0).parent),
-                                task_logs((folder / "logs").absolute()))
-            return row_ids(conn, launch_id, len(targets), first)
+        row = {"id": launch_id, "project": project, "user": self.user, "name": batch.name,
+               "batch": batch.to_dict(), "scheduler": self.scheduler.kind,
+               "resources": res.as_dict(), "folder": str(folder), "parent_id": parent_id,
+               "created": now, "pending": True}  # its job rows: on first need (jobtable)
+        todo = {"launch_id": launch_id,
+                "targets": json.dumps([(t.subject, t.study, t.subject_key, t.study_key)
+                                       for t in targets], separators=(",", ":"))}
+
+        def record(conn) -> None:
+            conn.execute(insert(BatchLaunch), [row])
+            conn.execute(insert(LaunchTargets), [todo])
 
         def settle(conn) -> None:  # the scheduler's answer, in the same transaction
+            this = BatchLaunch.id == launch_id
             if failure is None:
-                set_scheduler_ids(conn, launch_id, subs)
-            else:
-                conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
-                    state="error", finished=now, message=f"submission failed: {failure}"))
+                conn.execute(update(BatchLaunch).where(this)
+                             .values(array_prefix=subs.pattern[0]))
+                return
+            write_launch_rows(conn, launch_id, folder, state="error")
+            conn.execute(update(BatchLaunch).where(this).values(pending=False))
+            conn.execute(delete(LaunchTargets).where(LaunchTargets.launch_id == launch_id))
+            conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
+                finished=now, message=f"submission failed: {failure}"))
 
         subs = failure = None
         try:
             spec.dump(folder)  # a task that starts before waits for it (runner.load_spec)
             try:
                 with self.engine.begin() as conn:
-                    ids = record(conn)
+                    record(conn)
                     if not (isinstance(started, Exception) or started.ready(OVERLAP_S)):
                         raise _SlowScheduler  # roll back: never hold the write lock long
                     subs, failure = _answer(started)
@@ -179,7 +193,7 @@ class BatchRunner(JobViews):
                 subs, failure = _answer(started)
                 started = None
                 with self.engine.begin() as conn:
-                    ids = record(conn)
+                    record(conn)
                     settle(conn)
         except BaseException:
             if started is not None:  # the database failed first: the scheduler's answer
@@ -189,9 +203,9 @@ class BatchRunner(JobViews):
             raise
         if failure is not None:
             raise failure
-        log.info("launched %s: %d job(s) of %r on %s", launch_id, len(ids), batch.name,
+        log.info("launched %s: %d job(s) of %r on %s", launch_id, len(targets), batch.name,
                  self.scheduler.kind)
-        return LaunchResult(launch_id, ids, subs.job_ids)
+        return LaunchResult(launch_id, len(targets), subs.job_ids, self)
 
     def _withdraw(self, subs, spec_path) -> None:
         try:
@@ -204,6 +218,7 @@ class BatchRunner(JobViews):
     def refresh(self, *, project: str | None = None, launch_id: str | None = None) -> RefreshReport:
         """Bring queued/running jobs up to date with ONE scheduler query for all of them
         (Slurm: a second one only for jobs accounting does not know yet)."""
+        self.write_pending()
         sid = scheduler_id()
         q = with_launch(select(GridJob.id, sid, GridJob.status_path, GridJob.state,
                                GridJob.started)).where(GridJob.state.in_(ACTIVE),
@@ -278,6 +293,7 @@ class BatchRunner(JobViews):
               batch_doc: dict | None = None, resources: dict | None = None) -> LaunchResult:
         """Launch again, as one new array, only the targets of ``launch_id`` whose job ended in
         ``states`` (optionally with a corrected ``batch_doc`` or other ``resources``)."""
+        self.write_pending()
         with self.engine.connect() as conn:
             idx = list(conn.execute(select(GridJob.task_index).where(
                 GridJob.launch_id == launch_id, GridJob.state.in_(list(states)))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, cast, func
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, cast,
+                        false, func)
+from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nora_server.archive.models import MYSQL, Base, utcnow
@@ -34,6 +36,20 @@ class BatchLaunch(Base):
     # "<array job id>_" of a launch submitted as one array: its task i is "<prefix><i>"
     # (b003: one row written after sbatch answers instead of every job's row)
     array_prefix: Mapped[str | None] = mapped_column(String(64))
+    # b004: a launch is recorded with its targets (LaunchTargets), its job rows written on
+    # first need (nora_server.batch.jobtable.write_pending): ``pending`` until they are
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                          index=True)
+
+
+class LaunchTargets(Base):
+    """The targets of a launch whose job rows are not written yet: JSON text, ``[subject,
+    study, subject id, study id]`` per task (b004)."""
+    __tablename__ = "batch_launch_targets"
+    __table_args__ = (MYSQL,)
+    launch_id: Mapped[str] = mapped_column(
+        ForeignKey("batch_launches.id", ondelete="CASCADE"), primary_key=True)
+    targets: Mapped[str] = mapped_column(Text().with_variant(LONGTEXT(), "mysql"))
 
 
 class GridJob(Base):

@@ -174,11 +174,11 @@ def _launch(a) -> int:
             targets = archive_targets(session, a.project, level=doc.get("level", "subject"),
                                       refs=refs, bars=selection.get("bars"))
             res = runner.launch(doc, targets, project=a.project, resources=run_opts)
-        print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) on "
-              f"{runner.scheduler.kind} (job ids {res.job_ids[0]}..{res.job_ids[-1]})")
+        print(f"launched {res.launch_id}: {res.count} job(s) on {runner.scheduler.kind} "
+              f"({_span(res.scheduler_ids)})")
         if not (a.handle_job_result or a.throwerror):
             return 0
-        rows = _wait(runner, res.launch_id, a.timeout, len(res.job_ids))
+        rows = _wait(runner, res.launch_id, a.timeout, res.count)
         failed = [r for r in rows if r.state != "done"]
         for r in failed:
             print(f"job {r.id} {r.subject}{'#' + r.study if r.study else ''}: {r.state}: "
@@ -188,6 +188,11 @@ def _launch(a) -> int:
         return 1 if (a.throwerror and failed) else 0
     finally:
         archive.dispose()
+
+
+def _span(ids: list[str]) -> str:
+    """The scheduler's ids of a launch, first..last."""
+    return ids[0] if len(ids) == 1 else f"{ids[0]}..{ids[-1]}"
 
 
 def _wait(runner, launch_id: str, timeout: float, total: int | None = None) -> list:
@@ -270,11 +275,11 @@ def _jobs(a) -> int:
             return 0
         if a.rerun:
             res = client.rerun_failed(a.rerun)
-            print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) re-run from {a.rerun}")
+            print(f"launched {res.launch_id}: {res.count} job(s) re-run from {a.rerun}")
             return 0
         if a.rerun_jobs:
             for res in client.rerun_jobs(a.rerun_jobs):
-                print(f"launched {res.launch_id}: {len(res.job_ids)} job(s) re-run")
+                print(f"launched {res.launch_id}: {res.count} job(s) re-run")
             return 0
         if a.clear:
             if not a.project:

@@ -26,7 +26,8 @@ from sqlalchemy import String, and_, cast, null, select
 from nora_server.archive.errors import FilterError
 from nora_server.archive.filters import Filter, Term, parse
 from nora_server.archive.models import Study, StudyTag, Subject, SubjectTag
-from nora_server.archive.query import bars_clause, filter_clause
+from nora_server.archive.query import (bars_clause, filter_clause, has_job_term,
+                                       job_rows_current)
 from nora_server.archive.records import bulk
 
 #: columns of the table, in display order (identity columns are empty for readers)
@@ -218,6 +219,8 @@ def matching_study_ids(session, project: str, bars: dict[str, str] | None) -> np
     """
     pid, identity = _project_id(session, project)
     where = where_clause(bars, identity=identity, project_id=pid)
+    if has_job_term(bars) or (bars or {}).get("job", "").strip():
+        job_rows_current(session.engine)
     q = (select(Study.id).join(Subject, Study.subject_id == Subject.id)
          .where(Subject.project_id == pid, where))
     with session.engine.connect() as conn:

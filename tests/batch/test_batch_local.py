@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import func, select
+
+from nora_server.batch.tables import BatchLaunch, GridJob, LaunchTargets
 from tests.batch.batch_helpers import (copy_batch, function_batch, make_storage,
                                        task_process_gone, wait_done)
 
@@ -131,3 +134,30 @@ def test_a_failing_function_job_logs_where_it_failed(local_runner, storage):
     log = local_runner.log_text(row.id)
     assert "NORA batch error for S000" in log
     assert "Traceback" in log and "in fail" in log and "RuntimeError: segmentation" in log
+
+
+def test_a_launch_is_one_record_until_a_view_writes_its_job_rows(local_runner, storage):
+    """The launch returns with the launch and its targets recorded; the first view of the job
+    table writes the job rows (once), and every view shows them."""
+    targets = make_storage(storage, 2)
+    res = local_runner.launch(function_batch("nora.sleep", n=60), targets, project="proj")
+    assert res.count == 2
+
+    def stored():
+        with local_runner.engine.connect() as conn:
+            rows = conn.execute(select(func.count()).where(
+                GridJob.launch_id == res.launch_id)).scalar()
+            kept = conn.execute(select(func.count()).where(
+                LaunchTargets.launch_id == res.launch_id)).scalar()
+            pending = conn.execute(select(BatchLaunch.pending).where(
+                BatchLaunch.id == res.launch_id)).scalar()
+        return rows, kept, pending
+    assert stored() == (0, 1, True)
+    assert local_runner.launches(launch_id=res.launch_id)[0]["counts"] in (
+        {"queued": 2}, {"queued": 1, "running": 1}, {"running": 2})
+    assert stored() == (2, 0, False)
+    markers = local_runner.markers("proj")
+    assert {m["job_id"] for k, m in markers.items() if k in ("S000", "S001")} == \
+        set(res.job_ids)
+    assert [r.subject for r in local_runner.jobs(launch_id=res.launch_id)] == ["S001", "S000"]
+    assert local_runner.cancel(res.job_ids) == 2

@@ -156,6 +156,42 @@ def test_job_states_of_the_batch_tables(jobs, text, level, expected):
     assert [r.ref for r in rows] == expected
 
 
+def test_a_launch_waiting_for_its_job_rows_counts_in_job_filters(jobs):
+    """A launch records its targets; its job rows are written by the first reader. A JOB:
+    term (the archive's count and table, the desktop's job bar) writes them before it runs:
+    P002#S1, in error, was launched again and is queued."""
+    import json
+
+    from sqlalchemy import insert, select, update
+
+    from nora_server.archive.models import Subject, utcnow
+    from nora_server.batch.tables import BatchLaunch, GridJob, LaunchTargets
+    from nora_server.desktop.table import matching_study_ids
+
+    s = jobs.session("reader")
+    checks = {"count": lambda: s.count_studies("demo", {"id": "JOB:e"}) == 0,
+              "table": lambda: [r.ref for r in s.studies("demo", {"id": "JOB:q"})] == [
+                  "P001#S2", "P002#S1"],
+              "desktop": lambda: list(matching_study_ids(s, "demo", {"job": "e"})) == []}
+    for launch_id, check in checks.items():
+        with jobs.engine.begin() as conn:
+            subject_id, study_id = conn.execute(select(Subject.id, Study.id).join(Study).where(
+                Subject.pseudonym == "P002")).one()
+            conn.execute(insert(BatchLaunch), [{
+                "id": launch_id, "project": "demo", "user": "admin", "name": "again",
+                "batch": {}, "scheduler": "slurm", "resources": {}, "folder": "/tmp/x",
+                "created": utcnow(), "pending": True}])
+            conn.execute(insert(LaunchTargets), [{"launch_id": launch_id, "targets": json.dumps(
+                [["P002", "S1", subject_id, study_id]])}])
+        assert check(), launch_id
+        with jobs.engine.connect() as conn:
+            assert conn.execute(select(BatchLaunch.pending).where(
+                BatchLaunch.id == launch_id)).scalar() is False
+        with jobs.engine.begin() as conn:  # P002#S1 in error again for the next check
+            conn.execute(update(GridJob).where(GridJob.launch_id == launch_id)
+                         .values(state="error"))
+
+
 def test_job_states_come_from_the_batch_runner(demo):
     s = demo.session("member")
     register_job_filter(lambda states: Study.key == "S2" if "e" in states else Study.key == "")

@@ -234,3 +234,35 @@ def test_migration_b003_keeps_the_job_ids_of_array_launches(fresh_url):
         upgrade(eng)
     finally:
         eng.dispose()
+
+
+def test_migration_b004_downgrade_waits_for_pending_job_rows(fresh_url):
+    """A launch whose job rows are not written yet (b004) would lose its jobs in a downgrade:
+    it is refused with what to do; once a view wrote the rows, it goes down."""
+    from sqlalchemy import text
+
+    from nora_server.archive.db import make_engine
+    from nora_server.batch.jobviews import JobViews
+
+    eng = make_engine(fresh_url)
+    try:
+        upgrade(eng)
+        with eng.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO batch_launches (id, project, user, name, batch, scheduler, "
+                "resources, folder, created, array_prefix, pending) VALUES ('L', 'p', 'u', 'b', "
+                "'{}', 'slurm', '{}', '/f', '2020-01-01', '9_', 1)"))
+            conn.execute(text("INSERT INTO batch_launch_targets (launch_id, targets) VALUES "
+                              "('L', '[[\"P1\",null,null,null],[\"P2\",null,null,null]]')"))
+        with pytest.raises(RuntimeError, match="1 launch.*nora jobs"):
+            downgrade(eng, "0004")
+        assert current_revision(eng) == head_revision()
+        views = JobViews()
+        views.engine = eng
+        assert sorted(r.scheduler_id for r in views.jobs(project="p")) == ["9_0", "9_1"]
+        downgrade(eng, "0004")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM gridjobs")).scalar() == 2
+        upgrade(eng)
+    finally:
+        eng.dispose()

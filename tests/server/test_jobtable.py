@@ -1,51 +1,106 @@
-"""The job table's bulk writes on both back ends: a launch's rows and the ids it hands back."""
+"""The job table's rows of a launch, on both back ends: recorded with the launch, written once
+by the first reader (``write_pending``), all of them or none."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from nora_server.archive.models import utcnow
-from nora_server.batch.jobtable import insert_rows, row_ids
-from nora_server.batch.tables import BatchLaunch, GridJob
-
-SHARED = {"project": "demo", "batch_name": "b", "state": "queued", "scheduler": "slurm"}
-
-
-def _launch(conn, launch_id: str) -> None:
-    conn.execute(insert(BatchLaunch), [{"id": launch_id, "project": "demo", "user": "admin",
-                                        "name": "b", "batch": {}, "scheduler": "slurm",
-                                        "resources": {}, "folder": "/tmp", "created": utcnow()}])
+from nora_server.batch import jobtable
+from nora_server.batch.jobtable import launch_job_ids, write_pending
+from nora_server.batch.tables import BatchLaunch, GridJob, LaunchTargets
 
 
-def _ids(conn, launch_id: str) -> list[int]:
-    return list(conn.execute(select(GridJob.id).where(GridJob.launch_id == launch_id)
-                             .order_by(GridJob.task_index)).scalars())
+def _launch(conn, launch_id: str, targets, created=None) -> None:
+    """A launch as ``BatchRunner.launch`` records it: its targets, its rows still to write."""
+    conn.execute(insert(BatchLaunch), [{
+        "id": launch_id, "project": "demo", "user": "admin", "name": "b", "batch": {},
+        "scheduler": "slurm", "resources": {}, "folder": f"/j/{launch_id}",
+        "created": created or utcnow(), "pending": True}])
+    conn.execute(insert(LaunchTargets), [{"launch_id": launch_id, "targets": json.dumps(targets)}])
 
 
-def test_a_launch_gets_its_rows_ids_in_task_order(archive):
+def _rows(conn, launch_id: str) -> list:
+    return conn.execute(select(GridJob).where(GridJob.launch_id == launch_id)
+                        .order_by(GridJob.id)).all()
+
+
+@pytest.fixture(params=["server", "client"])
+def how(request, monkeypatch):
+    """The rows built by the server from the launch's targets, or by us (other dialects)."""
+    if request.param == "client":
+        monkeypatch.setattr(jobtable, "_server_side", lambda dialect: False)
+    return request.param
+
+
+def test_a_launchs_rows_are_written_once_by_concurrent_readers(archive, how):
+    """Four readers at once: the rows exist once, in task order, with their paths."""
+    n = 200
     with archive.engine.begin() as conn:
-        for launch_id, n in [("L1", 5), ("L2", 3)]:
-            _launch(conn, launch_id)
-            first = insert_rows(conn, {**SHARED, "launch_id": launch_id, "submitted": utcnow()},
-                                [(f"P{i}", None, None, None) for i in range(n)], "/j/status",
-                                ("/j/logs/", ".out", ".err"))
-            ids = row_ids(conn, launch_id, n, first)
-            assert ids == _ids(conn, launch_id)
-            if conn.dialect.name != "sqlite":  # the driver told the first id
-                assert first == ids[0]
-        row = conn.execute(select(GridJob).where(GridJob.id == ids[2])).one()
-        assert (row.subject, row.task_index, row.status_path, row.log_err) == \
-            ("P2", 2, "/j/status/2.json", "/j/logs/2.err")
+        _launch(conn, "L1", [(f"P{i:03d}", "S1" if i % 2 else None, None, None)
+                             for i in range(n)])
+    written, errors = [], []
+    start = threading.Barrier(4)
+
+    def reader():
+        try:
+            start.wait()
+            written.append(write_pending(archive.engine))
+        except Exception as exc:  # noqa: BLE001 - the test says which
+            errors.append(exc)
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(written) == [0, 0, 0, 1]
+    with archive.engine.connect() as conn:
+        rows = _rows(conn, "L1")
+        launch = conn.execute(select(BatchLaunch).where(BatchLaunch.id == "L1")).one()
+        left = conn.execute(select(LaunchTargets)).all()
+        assert launch_job_ids(conn, "L1") == [r.id for r in rows]
+    assert [r.task_index for r in rows] == list(range(n))  # ids rise in task order
+    assert (rows[3].subject, rows[3].study, rows[4].study, rows[3].state, rows[3].project) == \
+        ("P003", "S1", None, "queued", "demo")
+    assert (rows[3].status_path, rows[3].log_out, rows[3].log_err) == \
+        ("/j/L1/status/3.json", "/j/L1/logs/task_3.out", "/j/L1/logs/task_3.err")
+    assert rows[3].submitted == launch.created
+    assert (launch.pending, left) == (False, [])
+    assert write_pending(archive.engine) == 0
 
 
-def test_a_row_of_another_launch_between_is_not_taken(archive):
-    """The ids are checked, not assumed: another launch's row amid this launch's ids."""
+def test_older_launches_get_their_rows_first(archive):
+    now = utcnow()
     with archive.engine.begin() as conn:
-        _launch(conn, "A")
-        _launch(conn, "B")
-        base = 1000
-        conn.execute(insert(GridJob), [
-            {**SHARED, "id": base + k, "launch_id": lid, "task_index": i, "subject": "P",
-             "submitted": utcnow()}
-            for k, lid, i in [(0, "A", 0), (1, "B", 0), (2, "A", 1), (3, "A", 2)]])
-        assert row_ids(conn, "A", 3, base) == [base, base + 2, base + 3]
+        _launch(conn, "NEW", [("P1", None, None, None)], created=now)
+        _launch(conn, "OLD", [("P1", None, None, None), ("P2", None, None, None)],
+                created=now - timedelta(seconds=5))
+    assert write_pending(archive.engine) == 2
+    with archive.engine.connect() as conn:
+        assert max(launch_job_ids(conn, "OLD")) < min(launch_job_ids(conn, "NEW"))
+
+
+def test_a_launch_whose_rows_fail_stays_pending_with_no_row_written(archive, how):
+    """A target pointing at a subject that is gone: the write fails whole, the launch keeps
+    its targets for the next reader; once mended, the rows go in."""
+    with archive.engine.begin() as conn:
+        _launch(conn, "BAD", [("P1", None, None, None), ("P2", None, 987654, None)])
+    with pytest.raises(IntegrityError):
+        write_pending(archive.engine)
+    with archive.engine.begin() as conn:
+        assert _rows(conn, "BAD") == []
+        launch = conn.execute(select(BatchLaunch).where(BatchLaunch.id == "BAD")).one()
+        kept = conn.execute(select(LaunchTargets.targets)).scalar()
+        assert launch.pending and len(json.loads(kept)) == 2
+        conn.execute(update(LaunchTargets).where(LaunchTargets.launch_id == "BAD").values(
+            targets=json.dumps([("P1", None, None, None), ("P2", None, None, None)])))
+    assert write_pending(archive.engine) == 1
+    with archive.engine.connect() as conn:
+        assert [r.subject for r in _rows(conn, "BAD")] == ["P1", "P2"]
