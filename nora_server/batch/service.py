@@ -15,8 +15,8 @@ import logging
 import pickle
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
