@@ -28,15 +28,20 @@ def dock_of(widget: QWidget | None) -> QDockWidget | None:
     return widget
 
 
+def column_of(window, dock) -> list[QDockWidget]:
+    """The other docks shown in ``dock``'s column. A dock tabbed behind another (napari's
+    display settings behind the workspace) counts as visible but lies outside the column: only
+    docks over the same stretch of width share it."""
+    area, x = window.dockWidgetArea(dock), dock.geometry()
+    return [d for d in window.findChildren(QDockWidget) if d is not dock and d.isVisible()
+            and not d.isFloating() and window.dockWidgetArea(d) == area
+            and d.geometry().left() < x.right() and x.left() < d.geometry().right()]
+
+
 def share_column(window, dock, fraction: float) -> None:
     """Give ``dock`` that ``fraction`` of its column's height, the docks shown below or above it
-    the rest (Qt resizes one dock of a column only a little). A dock tabbed behind another
-    (napari's display settings behind the workspace) counts as visible but lies outside the
-    column: only docks over the same stretch of width share it."""
-    area, x = window.dockWidgetArea(dock), dock.geometry()
-    others = [d for d in window.findChildren(QDockWidget) if d is not dock and d.isVisible()
-              and not d.isFloating() and window.dockWidgetArea(d) == area
-              and d.geometry().left() < x.right() and x.left() < d.geometry().right()]
+    the rest (Qt resizes one dock of a column only a little)."""
+    others = column_of(window, dock)
     if others:
         height = sum(d.height() for d in (dock, *others))
         rest = int(height * (1 - fraction)) // len(others)

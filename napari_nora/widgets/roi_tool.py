@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
                             QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from napari_nora import roi
-from napari_nora.widgets.qt_helpers import dock_of, scrolled, share_column
+from napari_nora.widgets.qt_helpers import column_of, dock_of, scrolled, share_column
 from napari_nora.widgets.roi_drawing import PENS, THRESHOLD_SOURCES, PenSettings, RoiDrawing
 from napari_nora.widgets.roi_layers import (adopt_roi, centre_of_gravity, describe, image_layers,
                                             index_to_world, is_roi, mask_of, new_roi, roi_layers,
@@ -68,17 +68,25 @@ class RoiTool(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._sized:  # docked: room for the whole form, at most 60% of the column
+        if not self._sized:  # docked: a tab beside the workspace, 60% of the column
             self._sized = True
             QTimer.singleShot(0, self._take_room)
 
     def _take_room(self) -> None:
+        """Docked under other docks (the desktop, then the workspace and display settings), the
+        form had a sliver of the column, or squeezed the desktop to a row: it becomes a tab of
+        the dock above it (the workspace, one click away) and takes 60% of the column; the
+        desktop keeps the rest, a few rows of its table."""
         dock = dock_of(self)
         window = dock.parentWidget() if dock is not None else None
-        if window is None or dock.isFloating() or not hasattr(window, "resizeDocks"):
+        if window is None or dock.isFloating() or not hasattr(window, "tabifyDockWidget"):
             return
-        wanted = self._content.sizeHint().height() + dock.height() - self.height()
-        share_column(window, dock, min(0.6, wanted / max(window.height(), 1)))
+        others = column_of(window, dock)
+        if others:
+            window.tabifyDockWidget(max(others, key=lambda d: d.geometry().top()), dock)
+            dock.show()
+            dock.raise_()
+            QTimer.singleShot(0, lambda: share_column(window, dock, 0.6))  # once tabbed
 
     # -- building ------------------------------------------------------------------------------
     def _build_create(self):

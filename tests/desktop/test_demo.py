@@ -154,8 +154,10 @@ def test_the_roi_tool_beside_the_desktop_keeps_the_window_on_the_screen(
         demo_home, monkeypatch, qtbot, make_napari_viewer):
     """The ROI tool docked under the desktop and the workspace made the window taller than the
     screen (its views' sliders and the status bar below the screen's edge); it scrolls now, up
-    and down only, and takes up to 60% of its column when it opens."""
+    and down only. It opens as a tab beside the workspace with 60% of the column (it had 89 px,
+    then squeezed the desktop's table to one row)."""
     from napari_nora.__main__ import build_viewer
+    from napari_nora.widgets.qt_helpers import dock_of
 
     monkeypatch.setenv("NORA_CONFIG", str(demo_home[0]))
     monkeypatch.setenv("NORA_USER", "demo-admin")
@@ -167,9 +169,11 @@ def test_the_roi_tool_beside_the_desktop_keeps_the_window_on_the_screen(
         qtbot.wait(300)
         window = viewer.window._qt_window
         assert window.frameGeometry().height() <= window.screen().availableGeometry().height()
-        # the room the other docks' minimum heights leave (it had 89 px), never narrower than
-        # its form
+        # a tab beside the workspace, never narrower than its form; the desktop keeps its rows
+        workspace = dock_of(viewer.window.dock_widgets["Workspace"])
+        assert dock in window.tabifiedDockWidgets(workspace)
         assert dock.height() >= 300
+        assert dock_of(desktop).height() >= 0.3 * (dock.height() + dock_of(desktop).height())
         assert tool.width() >= tool._content.minimumSizeHint().width()
     finally:
         viewer.close()
