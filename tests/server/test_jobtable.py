@@ -9,9 +9,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from nora_server.archive.models import utcnow
+from nora_server.archive.models import Project, Subject, utcnow
 from nora_server.batch import jobtable
 from nora_server.batch.jobtable import launch_job_ids, write_pending
 from nora_server.batch.tables import BatchLaunch, GridJob, LaunchTargets
@@ -87,18 +86,39 @@ def test_older_launches_get_their_rows_first(archive):
         assert max(launch_job_ids(conn, "OLD")) < min(launch_job_ids(conn, "NEW"))
 
 
-def test_a_launch_whose_rows_fail_stays_pending_with_no_row_written(archive, how):
-    """A target pointing at a subject that is gone: the write fails whole, the launch keeps
-    its targets for the next reader; once mended, the rows go in."""
+def test_a_subject_deleted_since_the_launch_leaves_its_id_empty(archive, how):
+    """As its deletion does to rows already written (ON DELETE SET NULL): the others keep
+    theirs."""
+    archive.session("admin").create_project("demo")
     with archive.engine.begin() as conn:
-        _launch(conn, "BAD", [("P1", None, None, None), ("P2", None, 987654, None)])
-    with pytest.raises(IntegrityError):
-        write_pending(archive.engine)
+        subject_id = conn.execute(insert(Subject).values(project_id=conn.execute(
+            select(Project.id).where(Project.name == "demo")).scalar(), pseudonym="P1",
+            patient_id="X1")).inserted_primary_key[0]
+        _launch(conn, "GONE", [("P1", None, subject_id, None), ("P2", None, 987654, None)])
+    assert write_pending(archive.engine) == 1
+    with archive.engine.connect() as conn:
+        assert [(r.subject, r.subject_id) for r in _rows(conn, "GONE")] == [
+            ("P1", subject_id), ("P2", None)]
+
+
+def test_a_launch_whose_rows_fail_stays_pending_and_the_views_go_on(archive, how, caplog):
+    """Targets that are no list (a hand-edited database): no row is written, the launch keeps
+    its targets and the error is logged; the reader goes on. Once mended, the rows go in."""
+    from nora_server.batch.jobviews import JobViews
+
+    with archive.engine.begin() as conn:
+        _launch(conn, "OK", [("P1", None, None, None)])
+        _launch(conn, "BAD", [("P1", None, None, None)], created=utcnow() - timedelta(seconds=1))
+        conn.execute(update(LaunchTargets).where(LaunchTargets.launch_id == "BAD")
+                     .values(targets='{"P1": "not a list"'))
+    views = JobViews()
+    views.engine = archive.engine
+    assert [r.launch_id for r in views.jobs(project="demo")] == ["OK"]
+    assert "launch BAD: its job rows could not be written" in caplog.text
     with archive.engine.begin() as conn:
         assert _rows(conn, "BAD") == []
         launch = conn.execute(select(BatchLaunch).where(BatchLaunch.id == "BAD")).one()
-        kept = conn.execute(select(LaunchTargets.targets)).scalar()
-        assert launch.pending and len(json.loads(kept)) == 2
+        assert launch.pending
         conn.execute(update(LaunchTargets).where(LaunchTargets.launch_id == "BAD").values(
             targets=json.dumps([("P1", None, None, None), ("P2", None, None, None)])))
     assert write_pending(archive.engine) == 1
