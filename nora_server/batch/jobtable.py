@@ -92,9 +92,9 @@ def launch_paths(folder) -> tuple[str, tuple[str, str, str]]:
 
 def write_launch_rows(conn, launch_id: str, folder, state: str = "queued") -> None:
     """One row per target of the launch ``launch_id`` (its :class:`LaunchTargets`), in
-    ``state``; ``folder``: the launch's folder. A subject or study deleted since the launch
-    leaves its id empty, as its deletion does to written rows (``ON DELETE SET NULL``).
-    ValueError if the targets are not a list."""
+    ``state``; ``folder``: the launch's folder. The targets go once the rows are in. A
+    subject or study deleted since the launch leaves its id empty, as its deletion does to
+    written rows (``ON DELETE SET NULL``). ValueError if the targets are not a list."""
     status_dir, logs = launch_paths(folder)
     params = {"launch_id": launch_id, "state": state, "status_dir": f"{status_dir}/",
               "log_prefix": logs[0], "out_suffix": logs[1], "err_suffix": logs[2]}
@@ -105,7 +105,13 @@ def write_launch_rows(conn, launch_id: str, folder, state: str = "queued") -> No
         if wanted is None or done != wanted:
             raise ValueError(f"launch {launch_id}: its targets are not a list of targets "
                              f"({done} job row(s) from them)")
-        return
+    else:
+        _write_rows_here(conn, launch_id, state, status_dir, logs)
+    conn.execute(delete(LaunchTargets).where(LaunchTargets.launch_id == launch_id))
+
+
+def _write_rows_here(conn, launch_id: str, state: str, status_dir: str, logs) -> None:
+    """The rows built by us (dialects without ``json_each``/``JSON_TABLE``)."""
     launch = conn.execute(select(BatchLaunch, LaunchTargets.targets).join(
         LaunchTargets, LaunchTargets.launch_id == BatchLaunch.id)
         .where(BatchLaunch.id == launch_id)).one()
@@ -142,7 +148,6 @@ def write_pending(engine) -> int:
                 if claimed.rowcount != 1:  # another reader wrote them meanwhile
                     continue
                 write_launch_rows(conn, launch_id, folder)
-                conn.execute(delete(LaunchTargets).where(LaunchTargets.launch_id == launch_id))
         except (SQLAlchemyError, ValueError) as exc:  # the views go on without its jobs
             log.error("launch %s: its job rows could not be written, it keeps its targets "
                       "and the next reader tries again: %s", launch_id, exc)

@@ -172,9 +172,8 @@ class BatchRunner(JobViews):
                 conn.execute(update(BatchLaunch).where(this)
                              .values(array_prefix=subs.pattern[0]))
                 return
-            write_launch_rows(conn, launch_id, folder, state="error")
             conn.execute(update(BatchLaunch).where(this).values(pending=False))
-            conn.execute(delete(LaunchTargets).where(LaunchTargets.launch_id == launch_id))
+            write_launch_rows(conn, launch_id, folder, state="error")
             conn.execute(update(GridJob).where(GridJob.launch_id == launch_id).values(
                 finished=now, message=f"submission failed: {failure}"))
 
